@@ -1,0 +1,100 @@
+/*
+ * store.h - SQLite storage: conversations, their messages (personal data
+ * redacted before it gets here), answers with intent and confidence,
+ * feedback, and retention.
+ *
+ * One struct store per process, used from the event loop thread only.
+ * The database runs in WAL mode with synchronous=NORMAL: a committed
+ * transaction survives a crash of the process (kill -9).  Writers group
+ * their work: store_begin(), many writes, store_commit(), and only then
+ * send the replies (group commit, no fsync per message).
+ * Schema versions are tracked with PRAGMA user_version.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "bot.h"
+
+struct store;
+
+#define STORE_ID_LEN 32		/* conversation ids: 32 hex digits */
+
+/* One stored message of a conversation. */
+struct store_msg {
+	const char *conv;	/* conversation id */
+	int64_t seq;		/* set by store_msg_add: 1, 2, 3 ... per conversation */
+	const char *role;	/* "citizen", "bot", "agent", "system" */
+	const char *client_id;	/* the widget's id of a citizen message, or NULL */
+	const char *text;	/* redacted text */
+	const char *intent;	/* NULL when none */
+	const char *service;
+	const char *office;
+	double confidence;
+	const char *handoff_reason;	/* NULL when none */
+	const char *payload;	/* JSON sent to the client, for resending; may be NULL */
+	time_t created;
+};
+
+/* Open (and create or migrate) the database at 'path'. */
+struct store *store_open(const char *path, struct bot_err *err) BOT_WUR;
+/* Finalize statements, close; NULL-safe; clears the pointer. */
+void store_close(struct store **sp);
+
+/* Group commit.  begin is a no-op when a transaction is open already. */
+int store_begin(struct store *s, struct bot_err *err) BOT_WUR;
+int store_commit(struct store *s, struct bot_err *err) BOT_WUR;
+int store_in_transaction(const struct store *s);
+
+/* Create a conversation on 'channel' ("web", "messenger") with a fresh
+ * random id written to 'id' (STORE_ID_LEN + 1 bytes). */
+int store_conv_new(struct store *s, const char *channel, time_t now,
+		   char *id, struct bot_err *err) BOT_WUR;
+/* 1 when conversation 'id' exists (and fills '*last_seq'), 0 when not,
+ * negative BOT_E* on error. */
+int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
+		      struct bot_err *err);
+/* Save / load the opaque dialogue state blob of a conversation. */
+int store_conv_set_state(struct store *s, const char *id, const void *state,
+			 size_t len, struct bot_err *err) BOT_WUR;
+/* Copies at most 'size' bytes; '*len' gets the stored length (0: none). */
+int store_conv_get_state(struct store *s, const char *id, void *state,
+			 size_t size, size_t *len, struct bot_err *err) BOT_WUR;
+
+/* Append a message; sets m->seq.  Touches the conversation's updated time. */
+int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err) BOT_WUR;
+
+/*
+ * Has citizen message 'client_id' of 'conv' been answered?  Returns 1 and
+ * the seq of the bot's reply to it in '*reply_seq' (0 if not stored yet),
+ * 0 when the client id is new, negative on error.
+ */
+int store_msg_seen(struct store *s, const char *conv, const char *client_id,
+		   int64_t *reply_seq, struct bot_err *err);
+
+/* Call 'fn' for every message of 'conv' with seq > 'after', in order.
+ * 'fn' returns 0 to go on, non-zero to stop. */
+typedef int (*store_msg_fn)(void *arg, const struct store_msg *m);
+int store_msgs_after(struct store *s, const char *conv, int64_t after,
+		     store_msg_fn fn, void *arg, struct bot_err *err) BOT_WUR;
+
+/* Record feedback on message 'seq' of 'conv' (the last one counts).
+ * BOT_ENOTFOUND when there is no such bot message. */
+int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
+		   time_t now, struct bot_err *err) BOT_WUR;
+
+/* Store a citizen's suggestion (intent 'vorschlag'), redacted text. */
+int store_suggestion(struct store *s, const char *conv, const char *channel,
+		     const char *text, time_t now, struct bot_err *err) BOT_WUR;
+
+/* Delete conversations (and everything in them) not updated since
+ * 'before'; '*n' gets the number deleted.  Vacuums incrementally. */
+int store_purge(struct store *s, time_t before, int64_t *n,
+		struct bot_err *err) BOT_WUR;
+
+/* Counts for /healthz and tests. */
+int64_t store_count(struct store *s, const char *table);
+
+#endif /* STORE_H */
