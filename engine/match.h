@@ -63,11 +63,13 @@ void match_free(struct match **mp);
 int match_run(struct match *m, const char *text, size_t len,
 	      struct match_result *res, struct bot_err *err) BOT_WUR;
 
-/* Score how well 'text' fits intent 'intent' alone (for 'check': examples
- * that another intent matches better).  Returns the best other intent's
- * id in '*better' when one scores higher. */
+/*
+ * For 'check': match example number 'example' of 'intent' with that
+ * example left out of the index.  Returns 1 and the intent that scores
+ * higher than 'intent' in '*better', else 0.  Scores in '*own', '*other'.
+ */
 int match_example_check(struct match *m, const struct kb_intent *intent,
-			const char *text, const struct kb_intent **better,
+			size_t example, const struct kb_intent **better,
 			double *own, double *other);
 
 /* The analyser built for the kb (vocabulary, stems); borrowed. */

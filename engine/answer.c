@@ -1,0 +1,393 @@
+/*
+ * answer.c - a small logic-less template language for editors:
+ * {{field}}, {{#field}}shown when set{{/field}}, {{^field}}shown when not
+ * set{{/field}}.  Fields come from the service and office a question is
+ * about; opening hours are computed by hours.c at render time.
+ */
+#include "bot.h"
+#include "answer.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hours.h"
+#include "kb.h"
+#include "strbuf.h"
+#include "banned.h"
+
+#define MAX_DEPTH 8
+
+typedef int (*field_fn)(const struct answer_ctx *ctx, struct strbuf *out);
+
+struct field {
+	const char *name;
+	field_fn fn;
+};
+
+static int add_opt(struct strbuf *out, const char *s)
+{
+	return s ? strbuf_adds(out, s) : BOT_OK;
+}
+
+#define SERVICE_STR(fname, member)					\
+static int fname(const struct answer_ctx *c, struct strbuf *o)		\
+{									\
+	return c->service ? add_opt(o, c->service->member) : BOT_OK;	\
+}
+#define OFFICE_STR(fname, member)					\
+static int fname(const struct answer_ctx *c, struct strbuf *o)		\
+{									\
+	return c->office ? add_opt(o, c->office->member) : BOT_OK;	\
+}
+
+SERVICE_STR(f_s_name, name)
+SERVICE_STR(f_s_summary, summary)
+SERVICE_STR(f_s_fees, fees)
+SERVICE_STR(f_s_duration, duration)
+SERVICE_STR(f_s_issuer, issuer)
+SERVICE_STR(f_s_online, online_url)
+OFFICE_STR(f_o_name, name)
+OFFICE_STR(f_o_address, address)
+OFFICE_STR(f_o_phone, phone)
+OFFICE_STR(f_o_email, email)
+OFFICE_STR(f_o_url, url)
+OFFICE_STR(f_o_appointment_url, appointment_url)
+OFFICE_STR(f_o_note, note)
+
+static int f_service(const struct answer_ctx *c, struct strbuf *o)
+{
+	return c->service ? add_opt(o, c->service->name) : BOT_OK;
+}
+
+static int f_office(const struct answer_ctx *c, struct strbuf *o)
+{
+	return c->office ? add_opt(o, c->office->name) : BOT_OK;
+}
+
+static int f_s_documents(const struct answer_ctx *c, struct strbuf *o)
+{
+	size_t i;
+
+	if (!c->service)
+		return BOT_OK;
+	for (i = 0; i < c->service->documents.n; i++)
+		if (strbuf_addf(o, "%s- %s", i ? "\n" : "",
+				c->service->documents.v[i]))
+			return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+static int f_s_legal(const struct answer_ctx *c, struct strbuf *o)
+{
+	size_t i;
+
+	if (!c->service)
+		return BOT_OK;
+	for (i = 0; i < c->service->n_legal; i++) {
+		const struct kb_source *s = &c->service->legal[i];
+
+		if (i && strbuf_adds(o, "; "))
+			return BOT_ENOMEM;
+		if (add_opt(o, s->title))
+			return BOT_ENOMEM;
+		if (s->url && strbuf_addf(o, " (%s)", s->url))
+			return BOT_ENOMEM;
+	}
+	return BOT_OK;
+}
+
+static int f_s_appointment(const struct answer_ctx *c, struct strbuf *o)
+{
+	if (!c->service || c->service->appointment < 0)
+		return BOT_OK;
+	if (!c->service->appointment)
+		return strbuf_adds(o, "Dafür brauchen Sie keinen Termin.");
+	if (strbuf_adds(o, "Dafür brauchen Sie einen Termin."))
+		return BOT_ENOMEM;
+	if (c->office && c->office->appointment_url)
+		return strbuf_addf(o, " Termine buchen Sie hier: %s",
+				   c->office->appointment_url);
+	return BOT_OK;
+}
+
+static int f_hours_day(const struct answer_ctx *c, struct strbuf *o)
+{
+	if (!c->office || !c->office->has_hours)
+		return BOT_OK;
+	return hours_say_day(c->office, c->kb->settings.state, c->tz, c->now,
+			     c->day_offset < 0 ? 0 : c->day_offset, o);
+}
+
+static int f_hours_today(const struct answer_ctx *c, struct strbuf *o)
+{
+	if (!c->office || !c->office->has_hours)
+		return BOT_OK;
+	return hours_say_day(c->office, c->kb->settings.state, c->tz, c->now,
+			     0, o);
+}
+
+static int f_hours_tomorrow(const struct answer_ctx *c, struct strbuf *o)
+{
+	if (!c->office || !c->office->has_hours)
+		return BOT_OK;
+	return hours_say_day(c->office, c->kb->settings.state, c->tz, c->now,
+			     1, o);
+}
+
+static int f_hours_week(const struct answer_ctx *c, struct strbuf *o)
+{
+	if (!c->office || !c->office->has_hours)
+		return BOT_OK;
+	return hours_say_week(c->office, o);
+}
+
+static int f_open_now(const struct answer_ctx *c, struct strbuf *o)
+{
+	if (!c->office || !c->office->has_hours)
+		return BOT_OK;
+	return hours_say_now(c->office, c->kb->settings.state, c->tz, c->now,
+			     o);
+}
+
+static int f_city(const struct answer_ctx *c, struct strbuf *o)
+{
+	return add_opt(o, c->kb->settings.city);
+}
+
+static int f_netiquette_url(const struct answer_ctx *c, struct strbuf *o)
+{
+	return add_opt(o, c->kb->settings.netiquette_url);
+}
+
+static int f_privacy_url(const struct answer_ctx *c, struct strbuf *o)
+{
+	return add_opt(o, c->kb->settings.privacy_url);
+}
+
+static const struct field fields[] = {
+	{ "service", f_service },
+	{ "service.name", f_s_name },
+	{ "service.summary", f_s_summary },
+	{ "service.fees", f_s_fees },
+	{ "service.duration", f_s_duration },
+	{ "service.issuer", f_s_issuer },
+	{ "service.online_url", f_s_online },
+	{ "service.documents", f_s_documents },
+	{ "service.legal_basis", f_s_legal },
+	{ "service.appointment", f_s_appointment },
+	{ "office", f_office },
+	{ "office.name", f_o_name },
+	{ "office.address", f_o_address },
+	{ "office.phone", f_o_phone },
+	{ "office.email", f_o_email },
+	{ "office.url", f_o_url },
+	{ "office.appointment_url", f_o_appointment_url },
+	{ "office.note", f_o_note },
+	{ "office.hours", f_hours_day },
+	{ "office.hours.day", f_hours_day },
+	{ "office.hours.today", f_hours_today },
+	{ "office.hours.tomorrow", f_hours_tomorrow },
+	{ "office.hours.week", f_hours_week },
+	{ "office.open_now", f_open_now },
+	{ "city", f_city },
+	{ "netiquette_url", f_netiquette_url },
+	{ "privacy_url", f_privacy_url },
+};
+
+static const struct field *field_find(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < BOT_ARRAY_SIZE(fields); i++)
+		if (strlen(fields[i].name) == len &&
+		    !memcmp(fields[i].name, name, len))
+			return &fields[i];
+	return NULL;
+}
+
+/* A parsed {{tag}}: kind is 0 (value), '#', '^' or '/'. */
+struct tag {
+	const char *start, *end;	/* the whole {{...}} */
+	const char *name;
+	size_t len;
+	int kind;
+};
+
+static int tag_next(const char *p, const char *end, struct tag *t)
+{
+	const char *o, *c;
+
+	for (o = p; o + 1 < end; o++) {
+		if (o[0] != '{' || o[1] != '{')
+			continue;
+		for (c = o + 2; c + 1 < end; c++)
+			if (c[0] == '}' && c[1] == '}')
+				break;
+		if (c + 1 >= end)
+			return 0;
+		t->start = o;
+		t->end = c + 2;
+		t->name = o + 2;
+		while (t->name < c && isspace((unsigned char)*t->name))
+			t->name++;
+		t->kind = 0;
+		if (t->name < c && strchr("#^/", *t->name))
+			t->kind = *t->name++;
+		while (t->name < c && isspace((unsigned char)*t->name))
+			t->name++;
+		t->len = (size_t)(c - t->name);
+		while (t->len && isspace((unsigned char)t->name[t->len - 1]))
+			t->len--;
+		return 1;
+	}
+	return 0;
+}
+
+/* Find the {{/name}} that closes the section opened just before 'p'. */
+static const char *section_end(const char *p, const char *end,
+			       const struct tag *open, struct tag *close)
+{
+	int depth = 1;
+
+	while (tag_next(p, end, close)) {
+		if (close->len == open->len &&
+		    !memcmp(close->name, open->name, open->len)) {
+			if (close->kind == '#' || close->kind == '^')
+				depth++;
+			else if (close->kind == '/' && --depth == 0)
+				return close->start;
+		}
+		p = close->end;
+	}
+	return NULL;
+}
+
+static int field_value(const struct answer_ctx *ctx, const struct tag *t,
+		       struct strbuf *out)
+{
+	const struct field *f = field_find(t->name, t->len);
+
+	return f ? f->fn(ctx, out) : BOT_OK;
+}
+
+static int field_set(const struct answer_ctx *ctx, const struct tag *t)
+{
+	struct strbuf sb;
+	int set;
+
+	strbuf_init(&sb, 1u << 16);
+	set = !field_value(ctx, t, &sb) && sb.len > 0;
+	strbuf_release(&sb);
+	return set;
+}
+
+static int render(const char *p, const char *end, const struct answer_ctx *ctx,
+		  struct strbuf *out, int depth)
+{
+	struct tag t, c;
+	const char *inner_end;
+
+	while (p < end && tag_next(p, end, &t)) {
+		if (strbuf_add(out, p, (size_t)(t.start - p)))
+			return BOT_ENOMEM;
+		p = t.end;
+		if (t.kind == 0) {
+			if (field_value(ctx, &t, out))
+				return BOT_ENOMEM;
+			continue;
+		}
+		if (t.kind == '/')
+			continue;	/* stray close: ignored, check reports it */
+		inner_end = section_end(p, end, &t, &c);
+		if (!inner_end)
+			inner_end = end;
+		if (depth < MAX_DEPTH && field_set(ctx, &t) == (t.kind == '#') &&
+		    render(p, inner_end, ctx, out, depth + 1))
+			return BOT_ENOMEM;
+		p = inner_end < end ? c.end : end;
+	}
+	if (p < end && strbuf_add(out, p, (size_t)(end - p)))
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+/* Drop blank lines and trailing spaces that empty sections leave. */
+static int tidy(const char *s, size_t len, struct strbuf *out)
+{
+	const char *p = s, *end = s + len, *nl, *e;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		e = nl;
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (e > p) {
+			if (out->len && strbuf_addch(out, '\n'))
+				return BOT_ENOMEM;
+			if (strbuf_add(out, p, (size_t)(e - p)))
+				return BOT_ENOMEM;
+		}
+		p = nl + 1;
+	}
+	return BOT_OK;
+}
+
+int answer_render(const char *tmpl, const struct answer_ctx *ctx,
+		  struct strbuf *out)
+{
+	struct strbuf raw, tidied;
+	int rc;
+
+	if (!tmpl)
+		return BOT_OK;
+	strbuf_init(&raw, 1u << 20);
+	strbuf_init(&tidied, 1u << 20);
+	rc = render(tmpl, tmpl + strlen(tmpl), ctx, &raw, 0);
+	if (!rc)
+		rc = tidy(strbuf_str(&raw), raw.len, &tidied);
+	if (!rc)
+		rc = strbuf_add(out, strbuf_str(&tidied), tidied.len);
+	strbuf_release(&raw);
+	strbuf_release(&tidied);
+	return rc;
+}
+
+int answer_check(const char *tmpl, char *msg, size_t size)
+{
+	const char *p = tmpl, *end;
+	struct tag t, c;
+	int depth = 0;
+
+	if (!tmpl)
+		return 0;
+	end = tmpl + strlen(tmpl);
+	while (tag_next(p, end, &t)) {
+		p = t.end;
+		if (!field_find(t.name, t.len)) {
+			snprintf(msg, size, "unknown placeholder '{{%.*s}}'",
+				 (int)t.len, t.name);
+			return 1;
+		}
+		if (t.kind == '#' || t.kind == '^') {
+			if (!section_end(p, end, &t, &c)) {
+				snprintf(msg, size,
+					 "section '%.*s' is not closed with '{{/%.*s}}'",
+					 (int)t.len, t.name, (int)t.len, t.name);
+				return 1;
+			}
+			depth++;
+		} else if (t.kind == '/' && --depth < 0) {
+			snprintf(msg, size, "'{{/%.*s}}' closes no section",
+				 (int)t.len, t.name);
+			return 1;
+		}
+	}
+	if (strstr(p, "{{")) {
+		snprintf(msg, size, "'{{' without closing '}}'");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,523 @@
+/*
+ * dialog.c - one turn of a conversation.
+ *
+ * Order matters: personal data is looked for first (it decides the handoff
+ * and what may be stored), then the matcher ranks intents and finds the
+ * service or office; the conversation's context fills in what a follow-up
+ * question leaves out; below the threshold the bot does not guess.
+ */
+#include "bot.h"
+#include "dialog.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "answer.h"
+#include "hours.h"
+#include "kb.h"
+#include "match.h"
+#include "pii.h"
+#include "text.h"
+#include "banned.h"
+
+#define QUICK_PERSON "Mit einem Menschen sprechen"
+#define SUGGEST_MIN 0.2
+
+struct dialog {
+	const struct kb *kb;
+	struct match *match;
+	struct hours_tz *tz;
+	const struct kb_intent *service_intent;	/* topic named, kind not */
+	const struct kb_intent *office_intent;
+};
+
+/* What one turn decided, before it is written into the reply. */
+struct turn {
+	const struct kb_intent *intent;
+	const struct kb_service *service;
+	const struct kb_office *office;
+	double confidence;
+	int day_offset;
+	int fallback;
+	int ask_back;		/* 1: needs a topic, 2: two readings are close */
+};
+
+struct dialog *dialog_new(const struct kb *kb, struct bot_err *err)
+{
+	struct dialog *d = bot_calloc(1, sizeof(*d));
+
+	if (!d) {
+		bot_fail(err, BOT_ENOMEM, "out of memory");
+		return NULL;
+	}
+	d->kb = kb;
+	d->tz = hours_tz_new(kb->settings.timezone ? kb->settings.timezone
+				: "Europe/Berlin", err);
+	if (!d->tz)
+		goto fail;
+	d->match = match_new(kb, NULL, err);
+	if (!d->match)
+		goto fail;
+	if (kb->settings.service_intent)
+		d->service_intent = kb_intent(kb, kb->settings.service_intent);
+	if (kb->settings.office_intent)
+		d->office_intent = kb_intent(kb, kb->settings.office_intent);
+	return d;
+fail:
+	dialog_free(&d);
+	return NULL;
+}
+
+void dialog_free(struct dialog **dp)
+{
+	struct dialog *d = *dp;
+
+	if (!d)
+		return;
+	match_free(&d->match);
+	hours_tz_free(&d->tz);
+	bot_free(d);
+	*dp = NULL;
+}
+
+const struct kb *dialog_kb(const struct dialog *d)
+{
+	return d->kb;
+}
+
+const struct hours_tz *dialog_tz(const struct dialog *d)
+{
+	return d->tz;
+}
+
+struct match *dialog_match(struct dialog *d)
+{
+	return d->match;
+}
+
+void dialog_state_init(struct dialog_state *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+void reply_init(struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	strbuf_init(&r->answer, 1u << 16);
+	strbuf_init(&r->redacted, 1u << 16);
+}
+
+void reply_release(struct reply *r)
+{
+	strbuf_release(&r->answer);
+	strbuf_release(&r->redacted);
+}
+
+static void reply_reset(struct reply *r)
+{
+	struct strbuf a = r->answer, red = r->redacted;
+
+	memset(r, 0, sizeof(*r));
+	r->answer = a;
+	r->redacted = red;
+	strbuf_reset(&r->answer);
+	strbuf_reset(&r->redacted);
+}
+
+static void quick_add(struct reply *r, const char *s)
+{
+	size_t i;
+
+	if (!s || r->n_quick >= REPLY_MAX_QUICK)
+		return;
+	for (i = 0; i < r->n_quick; i++)
+		if (!strcmp(r->quick[i], s))
+			return;
+	snprintf(r->quick[r->n_quick++], REPLY_QUICK_LEN, "%s", s);
+}
+
+static void sources_add(struct reply *r, const char *title, const char *url)
+{
+	size_t i;
+
+	if (!url || r->n_sources >= REPLY_MAX_SOURCES)
+		return;
+	for (i = 0; i < r->n_sources; i++)
+		if (!strcmp(r->sources[i].url, url))
+			return;
+	r->sources[r->n_sources].title = title ? title : url;
+	r->sources[r->n_sources].url = url;
+	r->n_sources++;
+}
+
+/* ---- deciding the turn --------------------------------------------------- */
+
+static const struct kb_service *state_service(const struct dialog *d,
+					      const struct dialog_state *st)
+{
+	return st->service[0] ? kb_service(d->kb, st->service) : NULL;
+}
+
+static const struct kb_office *state_office(const struct dialog *d,
+					    const struct dialog_state *st)
+{
+	return st->office[0] ? kb_office(d->kb, st->office) : NULL;
+}
+
+static int needs_service(const struct kb_intent *in)
+{
+	return in && (in->needs == KB_NEEDS_SERVICE || in->needs == KB_NEEDS_TOPIC);
+}
+
+static int needs_office(const struct kb_intent *in)
+{
+	return in && (in->needs == KB_NEEDS_OFFICE || in->needs == KB_NEEDS_TOPIC);
+}
+
+/* Content words the entities did not explain. */
+static int words_left(const struct match_result *mr)
+{
+	const struct text_tokens *tt = mr->tokens;
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < tt->n; i++)
+		if (!(tt->tok[i].flags & (TEXT_STOP | TEXT_COMPOUND |
+					  TEXT_NUMBER | TEXT_PART)))
+			n++;
+	return n;
+}
+
+/* No kind of question recognised, but a topic: a follow-up ("Und ein
+ * Reisepass?") keeps the last kind; otherwise general information. */
+static void choose_for_topic(struct dialog *d, const struct dialog_state *st,
+			     const struct match_result *mr, struct turn *t)
+{
+	const struct kb_intent *prev = st->intent[0] ?
+		kb_intent(d->kb, st->intent) : NULL;
+	double es = t->service ? mr->service_score : mr->office_score;
+
+	if (prev && words_left(mr) <= 4 &&
+	    ((t->service && needs_service(prev)) ||
+	     (!t->service && needs_office(prev)))) {
+		t->intent = prev;
+	} else if (t->service && d->service_intent) {
+		t->intent = d->service_intent;
+	} else if (!t->service && d->office_intent) {
+		t->intent = d->office_intent;
+	}
+	if (t->intent)
+		t->confidence = fmin(0.95, 0.55 + 0.4 * fmin(1.0, es));
+}
+
+static void fill_topic(struct dialog *d, const struct dialog_state *st,
+		       const struct match_result *mr, struct turn *t)
+{
+	const struct kb_intent *in = t->intent;
+
+	t->service = mr->service;
+	t->office = mr->office;
+	if (!in)
+		return;
+	if (!t->service && !t->office) {
+		/* a follow-up question keeps the topic of the conversation */
+		if (needs_service(in))
+			t->service = state_service(d, st);
+		if (!t->service && needs_office(in))
+			t->office = state_office(d, st);
+	}
+	if (!t->office && t->service && needs_office(in))
+		t->office = t->service->office;
+	if (in->needs == KB_NEEDS_OFFICE && !t->office && t->service)
+		t->office = t->service->office;
+}
+
+static int topic_missing(const struct turn *t)
+{
+	switch (t->intent ? t->intent->needs : KB_NEEDS_NOTHING) {
+	case KB_NEEDS_SERVICE:
+		return !t->service;
+	case KB_NEEDS_OFFICE:
+		return !t->office;
+	case KB_NEEDS_TOPIC:
+		return !t->service && !t->office;
+	default:
+		return 0;
+	}
+}
+
+static void decide(struct dialog *d, const struct dialog_state *st,
+		   const struct match_result *mr, struct turn *t)
+{
+	const struct kb_settings *s = &d->kb->settings;
+
+	memset(t, 0, sizeof(*t));
+	t->day_offset = mr->day_offset;
+	if (mr->intent && mr->confidence >= s->threshold) {
+		t->intent = mr->intent;
+		t->confidence = mr->confidence;
+	}
+	fill_topic(d, st, mr, t);
+	if (!t->intent && (mr->service || mr->office)) {
+		choose_for_topic(d, st, mr, t);
+		fill_topic(d, st, mr, t);
+	}
+	if (!t->intent) {
+		t->fallback = 1;
+		t->confidence = mr->confidence;
+		return;
+	}
+	if (topic_missing(t)) {
+		t->ask_back = 1;
+		return;
+	}
+	if (mr->n_cand > 1 && mr->cand[1].score >= s->threshold &&
+	    t->intent == mr->cand[0].intent &&
+	    mr->cand[0].score - mr->cand[1].score < s->margin &&
+	    mr->cand[1].intent->handoff == KB_HANDOFF_NONE &&
+	    t->intent->handoff == KB_HANDOFF_NONE)
+		t->ask_back = 2;
+}
+
+/* ---- writing the reply ----------------------------------------------------- */
+
+static void alt_label(struct reply *r, size_t i, const struct kb_intent *in,
+		      const struct kb_service *svc)
+{
+	const char *title = in->title ? in->title : in->id;
+
+	if (svc)
+		snprintf(r->alt_label[i], sizeof(r->alt_label[i]), "%s: %s",
+			 title, svc->name);
+	else
+		snprintf(r->alt_label[i], sizeof(r->alt_label[i]), "%s", title);
+	r->alts[i].label = r->alt_label[i];
+}
+
+static void alternatives_fill(struct reply *r, const struct match_result *mr,
+			      const struct turn *t)
+{
+	size_t i;
+
+	for (i = 0; i < mr->n_cand && r->n_alts < REPLY_MAX_ALTS; i++) {
+		const struct kb_intent *in = mr->cand[i].intent;
+		const struct kb_service *svc = needs_service(in) ? t->service : NULL;
+
+		if (in == t->intent || mr->cand[i].score < SUGGEST_MIN)
+			continue;
+		r->alts[r->n_alts].intent = in->id;
+		r->alts[r->n_alts].service = svc ? svc->id : NULL;
+		r->alts[r->n_alts].confidence = mr->cand[i].score;
+		alt_label(r, r->n_alts, in, svc);
+		r->n_alts++;
+	}
+}
+
+static int render_fallback(struct dialog *d, struct reply *r)
+{
+	const struct kb_settings *s = &d->kb->settings;
+	size_t i;
+
+	if (strbuf_adds(&r->answer, s->fallback ? s->fallback :
+			"Das weiß ich leider nicht."))
+		return BOT_ENOMEM;
+	if (r->n_alts && strbuf_adds(&r->answer, "\nMeinten Sie vielleicht:"))
+		return BOT_ENOMEM;
+	for (i = 0; i < r->n_alts; i++) {
+		if (strbuf_addf(&r->answer, "\n- %s", r->alts[i].label))
+			return BOT_ENOMEM;
+		quick_add(r, r->alts[i].label);
+	}
+	quick_add(r, QUICK_PERSON);
+	return BOT_OK;
+}
+
+static int render_ask_back(struct dialog *d, const struct match_result *mr,
+			   const struct turn *t, struct reply *r)
+{
+	if (t->ask_back == 2) {
+		const struct kb_intent *b = mr->cand[1].intent;
+
+		alt_label(r, 0, t->intent, t->service);
+		quick_add(r, r->alt_label[0]);
+		alt_label(r, 1, b, needs_service(b) ? t->service : NULL);
+		quick_add(r, r->alt_label[1]);
+		return strbuf_addf(&r->answer,
+				   "Meinten Sie „%s“ oder „%s“?",
+				   r->alt_label[0], r->alt_label[1]);
+	}
+	(void)d;
+	if (t->intent->ask)
+		return strbuf_adds(&r->answer, t->intent->ask);
+	return strbuf_adds(&r->answer, needs_service(t->intent) ?
+			   "Um welche Leistung geht es Ihnen?" :
+			   "Um welches Amt geht es Ihnen?");
+}
+
+static int render_answer(struct dialog *d, const struct turn *t, time_t now,
+			 struct reply *r)
+{
+	struct answer_ctx ctx;
+	size_t i;
+
+	ctx.kb = d->kb;
+	ctx.service = t->service;
+	ctx.office = t->office ? t->office :
+		(t->service ? t->service->office : NULL);
+	ctx.tz = d->tz;
+	ctx.now = now;
+	ctx.day_offset = t->day_offset;
+	if (answer_render(t->intent->answer, &ctx, &r->answer))
+		return BOT_ENOMEM;
+	if (!r->answer.len && strbuf_adds(&r->answer,
+			"Dazu habe ich leider keine Angaben."))
+		return BOT_ENOMEM;
+	for (i = 0; i < t->intent->quick_replies.n; i++)
+		quick_add(r, t->intent->quick_replies.v[i]);
+	return BOT_OK;
+}
+
+static void sources_fill(const struct turn *t, struct reply *r)
+{
+	const struct kb_office *o;
+	size_t i;
+
+	if (t->service && t->intent && t->intent->needs != KB_NEEDS_NOTHING)
+		for (i = 0; i < t->service->n_legal; i++)
+			sources_add(r, t->service->legal[i].title,
+				    t->service->legal[i].url);
+	o = t->office ? t->office : (t->service ? t->service->office : NULL);
+	if (o && t->intent && t->intent->needs != KB_NEEDS_NOTHING)
+		sources_add(r, o->name, o->url);
+}
+
+static const char *handoff_reason(const struct turn *t, const struct reply *r)
+{
+	if (r->pii_kinds)
+		return "personal_data";
+	if (!t->intent)
+		return NULL;
+	if (t->intent->handoff == KB_HANDOFF_CASE)
+		return "case";
+	if (t->intent->handoff == KB_HANDOFF_REQUESTED)
+		return "requested";
+	return NULL;
+}
+
+static int render_handoff(struct dialog *d, struct reply *r)
+{
+	const struct kb_settings *s = &d->kb->settings;
+
+	if (r->pii_kinds && strbuf_adds(&r->answer,
+			"Ihre Nachricht enthält persönliche Daten. Die "
+			"speichern wir nicht im Klartext.\n"))
+		return BOT_ENOMEM;
+	return strbuf_adds(&r->answer, s->handoff_text ? s->handoff_text :
+			   "Ich gebe Sie an eine Kollegin oder einen Kollegen "
+			   "weiter.");
+}
+
+static void state_update(struct dialog_state *st, const struct turn *t,
+			 const struct reply *r)
+{
+	st->turns++;
+	if (t->fallback) {
+		st->fallbacks++;
+		return;
+	}
+	st->fallbacks = 0;
+	if (!t->intent)
+		return;
+	if (t->intent->needs != KB_NEEDS_NOTHING && !t->ask_back)
+		snprintf(st->intent, sizeof(st->intent), "%s", t->intent->id);
+	if (t->service) {
+		snprintf(st->service, sizeof(st->service), "%s", t->service->id);
+		snprintf(st->office, sizeof(st->office), "%s",
+			 t->service->office ? t->service->office->id : "");
+	}
+	if (t->office) {
+		if (t->service && t->service->office != t->office)
+			st->service[0] = '\0';
+		else if (!t->service && r->service == NULL)
+			st->service[0] = '\0';
+		snprintf(st->office, sizeof(st->office), "%s", t->office->id);
+	}
+	if (r->handoff)
+		st->handed_off = 1;
+}
+
+static void reply_fill_ids(struct reply *r, const struct turn *t)
+{
+	const struct kb_office *o = t->office;
+
+	if (!o && t->service)
+		o = t->service->office;
+	r->intent = t->intent && !t->fallback ? t->intent->id : NULL;
+	r->service = t->service ? t->service->id : NULL;
+	r->office = o ? o->id : NULL;
+	r->confidence = t->confidence;
+	r->fallback = t->fallback;
+	r->ask_back = t->ask_back != 0;
+	r->suggestion = t->intent && t->intent->suggestion;
+}
+
+static int compose(struct dialog *d, const struct match_result *mr,
+		   const struct turn *t, time_t now, struct reply *r)
+{
+	int rc;
+
+	reply_fill_ids(r, t);
+	alternatives_fill(r, mr, t);
+	r->handoff_reason = handoff_reason(t, r);
+	r->handoff = r->handoff_reason != NULL;
+	if (r->handoff && r->pii_kinds)
+		return render_handoff(d, r);
+	if (t->fallback)
+		return render_fallback(d, r);
+	if (t->ask_back)
+		return render_ask_back(d, mr, t, r);
+	rc = render_answer(d, t, now, r);
+	if (!rc && r->handoff && !t->intent->answer)
+		rc = render_handoff(d, r);
+	sources_fill(t, r);
+	return rc;
+}
+
+static int scan_personal_data(const char *text, size_t len, struct reply *r)
+{
+	struct pii_result pr;
+	size_t i;
+
+	pii_scan(text, len, &pr);
+	for (i = 0; i < pr.n; i++)
+		r->pii_kinds |= 1u << pr.hit[i].kind;
+	return pii_redact(text, len, &pr, &r->redacted);
+}
+
+int dialog_reply(struct dialog *d, struct dialog_state *st, const char *text,
+		 size_t len, time_t now, struct reply *r, struct bot_err *err)
+{
+	struct match_result mr;
+	struct hours_local lt;
+	struct turn t;
+	int now_asked = 0, rc;
+
+	reply_reset(r);
+	rc = text_utf8_check(text, len, err);
+	if (rc)
+		return rc;
+	if (scan_personal_data(text, len, r))
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	rc = match_run(d->match, text, len, &mr, err);
+	if (rc)
+		return rc;
+	hours_to_local(d->tz, now, &lt);
+	mr.day_offset = hours_day_ref(mr.tokens->folded, lt.wday, &now_asked);
+	mr.now_asked = now_asked;
+	decide(d, st, &mr, &t);
+	if (compose(d, &mr, &t, now, r))
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	state_update(st, &t, r);
+	return BOT_OK;
+}

@@ -1,0 +1,931 @@
+/*
+ * match.c - from a message to ranked intents and the service or office it
+ * is about.
+ *
+ * The kb is compiled into three indexes over the vocabulary of its own
+ * words (text.h): entity phrases (names, synonyms and keywords of services
+ * and offices), intent keywords, and intent example questions.  A message
+ * is analysed once; entity phrases are found first and their words taken
+ * out, then every intent is scored from its patterns (PCRE2, JIT, matched
+ * on the folded text), its keywords and the best IDF-weighted Dice overlap
+ * with one of its examples.  Words the kb does not know lower the
+ * confidence: that is how unrelated questions are refused.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "bot.h"
+#include "match.h"
+
+#include <math.h>
+#include <pcre2.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kb.h"
+#include "strbuf.h"
+#include "text.h"
+#include "banned.h"
+
+#define PHRASE_MAX 6		/* vocabulary words in one entity phrase */
+#define ENT_SERVICE 0
+#define ENT_OFFICE 1
+
+struct phrase {
+	int ids[PHRASE_MAX];
+	uint8_t n;
+	uint8_t kind;		/* ENT_SERVICE or ENT_OFFICE */
+	float weight;		/* 1 for names and synonyms, less for keywords */
+	int ent;		/* index into kb->services or kb->offices */
+};
+
+struct example {
+	int intent;
+	int *ids;
+	float *w;
+	int n;
+	float norm;		/* sum of the weights */
+};
+
+/* A growable list of ints, one per vocabulary id. */
+struct postings {
+	int *v;
+	int n, alloc;
+};
+
+struct cintent {
+	pcre2_code *re;		/* all patterns of the intent as one alternation */
+};
+
+struct match {
+	const struct kb *kb;
+	struct text *text;
+	size_t nv;		/* vocabulary size */
+	float *idf;		/* per vocabulary id */
+	struct phrase *ph;
+	size_t n_ph, alloc_ph;
+	struct postings *ph_post;	/* vocab id -> phrases */
+	struct example *ex;
+	size_t n_ex, alloc_ex;
+	struct postings *ex_post;	/* vocab id -> examples */
+	struct postings *kw_post;	/* vocab id -> intents */
+	struct cintent *ci;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	/* scratch for one message */
+	struct text_tokens *tok;
+	float *ex_acc;
+	uint32_t *ex_gen;
+	uint8_t *ph_cnt;
+	uint32_t *ph_gen;
+	float *kw_acc;
+	float *dice;		/* per intent: best example overlap */
+	int *touched;		/* examples reached by this message */
+	size_t n_touched;
+	int skip_ex;		/* example left out (leave-one-out check), -1 none */
+	uint32_t gen;
+	float qw[TEXT_MAX_TOKENS];	/* per token: weight for intent scoring */
+	int used[TEXT_MAX_TOKENS];	/* per token: consumed by an entity */
+};
+
+static int postings_add(struct postings *p, int v)
+{
+	int *nv;
+
+	if (p->n && p->v[p->n - 1] == v)
+		return BOT_OK;
+	if (p->n == p->alloc) {
+		int na = p->alloc ? p->alloc * 2 : 4;
+
+		nv = bot_realloc(p->v, (size_t)na * sizeof(*nv));
+		if (!nv)
+			return BOT_ENOMEM;
+		p->v = nv;
+		p->alloc = na;
+	}
+	p->v[p->n++] = v;
+	return BOT_OK;
+}
+
+static void postings_free(struct postings *p, size_t n)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < n; i++)
+		bot_free(p[i].v);
+	bot_free(p);
+}
+
+/* ---- building the vocabulary ------------------------------------------ */
+
+/* Fold 'phrase' and register each of its words. */
+static int vocab_add_phrase(struct text *t, const char *phrase)
+{
+	struct strbuf sb;
+	char *p, *w;
+	int rc = BOT_OK;
+
+	if (!phrase)
+		return BOT_OK;
+	strbuf_init(&sb, 1u << 16);
+	if (text_fold(phrase, strlen(phrase), &sb, NULL)) {
+		strbuf_release(&sb);
+		return BOT_OK;	/* bad UTF-8 is reported by kb checks */
+	}
+	if (!sb.buf) {
+		strbuf_release(&sb);
+		return BOT_OK;
+	}
+	for (p = sb.buf; *p; p = w) {
+		while (*p == ' ')
+			p++;
+		w = p;
+		while (*w && *w != ' ')
+			w++;
+		if (w == p)
+			break;
+		if (*w)
+			*w++ = '\0';
+		if (!text_is_stop(p, strlen(p)) && text_vocab_add(t, p) < 0) {
+			rc = BOT_ENOMEM;
+			break;
+		}
+	}
+	strbuf_release(&sb);
+	return rc;
+}
+
+static int vocab_add_strv(struct text *t, const struct kb_strv *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (vocab_add_phrase(t, v->v[i]))
+			return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+static int vocab_build(struct match *m)
+{
+	const struct kb *kb = m->kb;
+	size_t i;
+	int rc = BOT_OK;
+
+	for (i = 0; i < kb->n_services && !rc; i++) {
+		const struct kb_service *s = &kb->services[i];
+
+		rc = vocab_add_phrase(m->text, s->name);
+		if (!rc)
+			rc = vocab_add_strv(m->text, &s->synonyms);
+		if (!rc)
+			rc = vocab_add_strv(m->text, &s->keywords);
+	}
+	for (i = 0; i < kb->n_offices && !rc; i++) {
+		const struct kb_office *o = &kb->offices[i];
+
+		rc = vocab_add_phrase(m->text, o->name);
+		if (!rc)
+			rc = vocab_add_strv(m->text, &o->synonyms);
+		if (!rc)
+			rc = vocab_add_strv(m->text, &o->keywords);
+	}
+	for (i = 0; i < kb->n_intents && !rc; i++) {
+		rc = vocab_add_strv(m->text, &kb->intents[i].keywords);
+		if (!rc)
+			rc = vocab_add_strv(m->text, &kb->intents[i].examples);
+	}
+	return rc;
+}
+
+/* ---- entity phrases ----------------------------------------------------- */
+
+static int phrase_add(struct match *m, const char *s, int kind, int ent,
+		      float weight)
+{
+	struct phrase ph;
+	size_t i;
+
+	if (!s)
+		return BOT_OK;
+	if (text_analyze(m->text, s, strlen(s), m->tok, NULL))
+		return BOT_OK;
+	memset(&ph, 0, sizeof(ph));
+	for (i = 0; i < m->tok->n && ph.n < PHRASE_MAX; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+
+		if (t->vocab < 0 || (t->flags & (TEXT_STOP | TEXT_COMPOUND)))
+			continue;
+		ph.ids[ph.n++] = t->vocab;
+	}
+	if (!ph.n)
+		return BOT_OK;
+	ph.kind = (uint8_t)kind;
+	ph.ent = ent;
+	ph.weight = weight;
+	if (m->n_ph == m->alloc_ph) {
+		size_t na = m->alloc_ph ? m->alloc_ph * 2 : 64;
+		struct phrase *np = bot_realloc(m->ph, na * sizeof(*np));
+
+		if (!np)
+			return BOT_ENOMEM;
+		m->ph = np;
+		m->alloc_ph = na;
+	}
+	m->ph[m->n_ph++] = ph;
+	return BOT_OK;
+}
+
+static int phrases_add_strv(struct match *m, const struct kb_strv *v,
+			    int kind, int ent, float weight)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (phrase_add(m, v->v[i], kind, ent, weight))
+			return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+static int phrases_build(struct match *m)
+{
+	const struct kb *kb = m->kb;
+	size_t i, j;
+	int rc = BOT_OK;
+
+	for (i = 0; i < kb->n_services && !rc; i++) {
+		const struct kb_service *s = &kb->services[i];
+
+		rc = phrase_add(m, s->name, ENT_SERVICE, (int)i, 1.0f);
+		if (!rc)
+			rc = phrases_add_strv(m, &s->synonyms, ENT_SERVICE,
+					      (int)i, 1.0f);
+		if (!rc)
+			rc = phrases_add_strv(m, &s->keywords, ENT_SERVICE,
+					      (int)i, 0.7f);
+	}
+	for (i = 0; i < kb->n_offices && !rc; i++) {
+		const struct kb_office *o = &kb->offices[i];
+
+		rc = phrase_add(m, o->name, ENT_OFFICE, (int)i, 1.0f);
+		if (!rc)
+			rc = phrases_add_strv(m, &o->synonyms, ENT_OFFICE,
+					      (int)i, 1.0f);
+		if (!rc)
+			rc = phrases_add_strv(m, &o->keywords, ENT_OFFICE,
+					      (int)i, 0.7f);
+	}
+	if (rc)
+		return rc;
+	m->ph_post = bot_calloc(m->nv, sizeof(*m->ph_post));
+	m->ph_cnt = bot_calloc(m->n_ph, 1);
+	m->ph_gen = bot_calloc(m->n_ph, sizeof(*m->ph_gen));
+	if (!m->ph_post || !m->ph_cnt || !m->ph_gen)
+		return BOT_ENOMEM;
+	for (i = 0; i < m->n_ph; i++) {
+		const struct phrase *ph = &m->ph[i];
+
+		for (j = 0; j < ph->n; j++) {
+			size_t k;
+			int dup = 0;
+
+			for (k = 0; k < j; k++)
+				dup |= ph->ids[k] == ph->ids[j];
+			if (!dup && postings_add(&m->ph_post[ph->ids[j]], (int)i))
+				return BOT_ENOMEM;
+		}
+	}
+	return BOT_OK;
+}
+
+/* ---- entity matching over the current m->tok ---------------------------- */
+
+struct ent_best {
+	int ph;			/* phrase index, -1 none */
+	float score;
+};
+
+static int token_usable(const struct text_token *t)
+{
+	return t->vocab >= 0 && !(t->flags & (TEXT_STOP | TEXT_COMPOUND));
+}
+
+/* Score of phrase 'ph' as found in the message: its weight, the weakest
+ * token's weight, and a little for longer (more specific) phrases. */
+static float phrase_score(const struct match *m, const struct phrase *ph)
+{
+	float tw = 1.0f;
+	size_t i, j;
+
+	for (i = 0; i < ph->n; i++) {
+		float best = 0.0f;
+
+		for (j = 0; j < m->tok->n; j++) {
+			const struct text_token *t = &m->tok->tok[j];
+
+			if (token_usable(t) && t->vocab == ph->ids[i] &&
+			    t->weight > best)
+				best = t->weight;
+		}
+		if (best < tw)
+			tw = best;
+	}
+	return ph->weight * tw * (0.85f + 0.05f * (float)ph->n);
+}
+
+static void entities_find(struct match *m, struct ent_best best[2],
+			  struct ent_best second[2])
+{
+	size_t i, k;
+
+	best[0].ph = best[1].ph = second[0].ph = second[1].ph = -1;
+	best[0].score = best[1].score = second[0].score = second[1].score = 0;
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+		const struct postings *p;
+
+		if (!token_usable(t))
+			continue;
+		p = &m->ph_post[t->vocab];
+		for (k = 0; k < (size_t)p->n; k++) {
+			int pi = p->v[k];
+			const struct phrase *ph = &m->ph[pi];
+			struct ent_best *b, *s2;
+			float sc;
+
+			if (m->ph_gen[pi] != m->gen) {
+				m->ph_gen[pi] = m->gen;
+				m->ph_cnt[pi] = 0;
+			}
+			if (++m->ph_cnt[pi] != ph->n)
+				continue;
+			sc = phrase_score(m, ph);
+			b = &best[ph->kind];
+			s2 = &second[ph->kind];
+			if (b->ph >= 0 && m->ph[b->ph].ent == ph->ent) {
+				if (sc > b->score) {
+					b->score = sc;
+					b->ph = pi;
+				}
+			} else if (sc > b->score) {
+				*s2 = *b;
+				b->score = sc;
+				b->ph = pi;
+			} else if (sc > s2->score &&
+				   !(s2->ph >= 0 && m->ph[s2->ph].ent == ph->ent)) {
+				s2->score = sc;
+				s2->ph = pi;
+			}
+		}
+	}
+	/* Duplicate tokens ("Pass ... Pass") can over-count: a phrase whose
+	 * count exceeded n was counted at == n once, which is what we want. */
+}
+
+/* Mark the tokens that phrase 'pi' consumed, so that intents ignore them. */
+static void entities_consume(struct match *m, int pi)
+{
+	const struct phrase *ph;
+	size_t i, j;
+
+	if (pi < 0)
+		return;
+	ph = &m->ph[pi];
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+
+		for (j = 0; j < ph->n; j++)
+			if (token_usable(t) && t->vocab == ph->ids[j])
+				m->used[i] = 1;
+	}
+}
+
+/* ---- intents: keywords, examples, patterns ----------------------------- */
+
+static int examples_add(struct match *m, size_t ii, const char *s)
+{
+	struct ent_best best[2], second[2];
+	struct example *e;
+	size_t i;
+
+	if (text_analyze(m->text, s, strlen(s), m->tok, NULL))
+		return BOT_OK;
+	m->gen++;
+	memset(m->used, 0, sizeof(m->used));
+	entities_find(m, best, second);
+	entities_consume(m, best[0].ph);
+	entities_consume(m, best[1].ph);
+	if (m->n_ex == m->alloc_ex) {
+		size_t na = m->alloc_ex ? m->alloc_ex * 2 : 64;
+		struct example *ne = bot_realloc(m->ex, na * sizeof(*ne));
+
+		if (!ne)
+			return BOT_ENOMEM;
+		m->ex = ne;
+		m->alloc_ex = na;
+	}
+	e = &m->ex[m->n_ex];
+	memset(e, 0, sizeof(*e));
+	e->intent = (int)ii;
+	e->ids = bot_calloc(m->tok->n, sizeof(*e->ids));
+	if (!e->ids)
+		return BOT_ENOMEM;
+	m->n_ex++;
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+		int j, dup = 0;
+
+		if (!token_usable(t) || m->used[i])
+			continue;
+		for (j = 0; j < e->n; j++)
+			dup |= e->ids[j] == t->vocab;
+		if (!dup)
+			e->ids[e->n++] = t->vocab;
+	}
+	return BOT_OK;
+}
+
+static int keywords_add(struct match *m, size_t ii, const char *s)
+{
+	size_t i;
+
+	if (text_analyze(m->text, s, strlen(s), m->tok, NULL))
+		return BOT_OK;
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+
+		if (token_usable(t) &&
+		    postings_add(&m->kw_post[t->vocab], (int)ii))
+			return BOT_ENOMEM;
+	}
+	return BOT_OK;
+}
+
+/* IDF over intents: a word in the examples of many intents says little. */
+static int idf_build(struct match *m)
+{
+	uint32_t *df = bot_calloc(m->nv, sizeof(*df));
+	int *last = bot_calloc(m->nv, sizeof(*last));
+	size_t i, n = m->kb->n_intents ? m->kb->n_intents : 1;
+	int j;
+
+	if (!df || !last) {
+		bot_free(df);
+		bot_free(last);
+		return BOT_ENOMEM;
+	}
+	for (i = 0; i < m->nv; i++)
+		last[i] = -1;
+	for (i = 0; i < m->n_ex; i++) {
+		const struct example *e = &m->ex[i];
+
+		for (j = 0; j < e->n; j++)
+			if (last[e->ids[j]] != e->intent) {
+				last[e->ids[j]] = e->intent;
+				df[e->ids[j]]++;
+			}
+	}
+	for (i = 0; i < m->nv; i++)
+		m->idf[i] = (float)log(1.0 + (double)n / (double)(df[i] + 1));
+	bot_free(df);
+	bot_free(last);
+	return BOT_OK;
+}
+
+static int examples_weigh(struct match *m)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < m->n_ex; i++) {
+		struct example *e = &m->ex[i];
+
+		e->w = bot_calloc((size_t)(e->n ? e->n : 1), sizeof(*e->w));
+		if (!e->w)
+			return BOT_ENOMEM;
+		for (j = 0; j < e->n; j++) {
+			e->w[j] = m->idf[e->ids[j]];
+			e->norm += e->w[j];
+			if (postings_add(&m->ex_post[e->ids[j]], (int)i))
+				return BOT_ENOMEM;
+		}
+	}
+	return BOT_OK;
+}
+
+static int intents_index(struct match *m)
+{
+	const struct kb *kb = m->kb;
+	size_t i, j;
+
+	m->kw_post = bot_calloc(m->nv, sizeof(*m->kw_post));
+	m->ex_post = bot_calloc(m->nv, sizeof(*m->ex_post));
+	m->idf = bot_calloc(m->nv, sizeof(*m->idf));
+	if (!m->kw_post || !m->ex_post || !m->idf)
+		return BOT_ENOMEM;
+	for (i = 0; i < kb->n_intents; i++) {
+		const struct kb_intent *in = &kb->intents[i];
+
+		for (j = 0; j < in->examples.n; j++)
+			if (examples_add(m, i, in->examples.v[j]))
+				return BOT_ENOMEM;
+		for (j = 0; j < in->keywords.n; j++)
+			if (keywords_add(m, i, in->keywords.v[j]))
+				return BOT_ENOMEM;
+	}
+	if (idf_build(m) || examples_weigh(m))
+		return BOT_ENOMEM;
+	m->ex_acc = bot_calloc(m->n_ex, sizeof(*m->ex_acc));
+	m->ex_gen = bot_calloc(m->n_ex, sizeof(*m->ex_gen));
+	m->kw_acc = bot_calloc(kb->n_intents, sizeof(*m->kw_acc));
+	m->dice = bot_calloc(kb->n_intents, sizeof(*m->dice));
+	m->touched = bot_calloc(m->n_ex, sizeof(*m->touched));
+	if (!m->ex_acc || !m->ex_gen || !m->kw_acc || !m->dice || !m->touched)
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+static void pattern_error(struct kb *diag_kb, struct bot_err *err,
+			  const struct kb_intent *in, const struct kb_pattern *p,
+			  int code, size_t off, int *first)
+{
+	PCRE2_UCHAR msg[160];
+
+	pcre2_get_error_message(code, msg, sizeof(msg));
+	if (*first)
+		bot_fail(err, BOT_EPARSE,
+			 "%s:%d:%d: intent '%s': bad pattern: %s at offset %zu",
+			 p->pos.file ? p->pos.file : "?", p->pos.line,
+			 p->pos.col, in->id, (char *)msg, off);
+	*first = 0;
+	if (diag_kb)
+		(void)kb_diag_add(diag_kb, 'e', &p->pos,
+				  "intent '%s': bad pattern: %s at offset %zu",
+				  in->id, (char *)msg, off);
+}
+
+static const uint32_t re_flags = PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS;
+
+/* Compile each pattern alone (for exact error positions), then all of an
+ * intent's patterns as one alternation, which matches faster. */
+static int patterns_compile(struct match *m, struct kb *diag_kb,
+			    struct bot_err *err)
+{
+	const struct kb *kb = m->kb;
+	int first = 1, bad = 0, code;
+	PCRE2_SIZE off;
+	size_t i, j;
+
+	for (i = 0; i < kb->n_intents; i++) {
+		const struct kb_intent *in = &kb->intents[i];
+		struct strbuf alt;
+		pcre2_code *re;
+
+		if (!in->n_patterns)
+			continue;
+		strbuf_init(&alt, 1u << 20);
+		for (j = 0; j < in->n_patterns; j++) {
+			re = pcre2_compile((PCRE2_SPTR)in->patterns[j].src,
+					   PCRE2_ZERO_TERMINATED, re_flags,
+					   &code, &off, NULL);
+			if (!re) {
+				pattern_error(diag_kb, err, in, &in->patterns[j],
+					      code, off, &first);
+				bad = 1;
+				continue;
+			}
+			pcre2_code_free(re);
+			if (strbuf_addf(&alt, "%s(?:%s)", alt.len ? "|" : "",
+					in->patterns[j].src)) {
+				strbuf_release(&alt);
+				return bot_fail(err, BOT_ENOMEM, "out of memory");
+			}
+		}
+		if (!bad && alt.len) {
+			m->ci[i].re = pcre2_compile((PCRE2_SPTR)alt.buf, alt.len,
+						    re_flags, &code, &off, NULL);
+			if (m->ci[i].re)
+				(void)pcre2_jit_compile(m->ci[i].re,
+							PCRE2_JIT_COMPLETE);
+		}
+		strbuf_release(&alt);
+	}
+	return bad ? BOT_EPARSE : BOT_OK;
+}
+
+static int match_build(struct match *m, struct kb *diag_kb, struct bot_err *err)
+{
+	const char *th = m->kb->settings.thesaurus;
+	int rc;
+
+	if (vocab_build(m))
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	if (th && access(th, R_OK) == 0) {
+		rc = text_thesaurus_load(m->text, th, 12, err);
+		if (rc)
+			return rc;
+	}
+	rc = text_seal(m->text, err);
+	if (rc)
+		return rc;
+	m->nv = text_vocab_size(m->text);
+	if (phrases_build(m) || intents_index(m))
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	m->ci = bot_calloc(m->kb->n_intents, sizeof(*m->ci));
+	m->md = pcre2_match_data_create(4, NULL);
+	m->mctx = pcre2_match_context_create(NULL);
+	if (!m->ci || !m->md || !m->mctx)
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	pcre2_set_match_limit(m->mctx, 100000);
+	pcre2_set_depth_limit(m->mctx, 1000);
+	return patterns_compile(m, diag_kb, err);
+}
+
+struct match *match_new(const struct kb *kb, struct kb *diag_kb,
+			struct bot_err *err)
+{
+	struct match *m = bot_calloc(1, sizeof(*m));
+
+	if (!m) {
+		bot_fail(err, BOT_ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->kb = kb;
+	m->skip_ex = -1;
+	m->tok = bot_malloc(sizeof(*m->tok));
+	m->text = text_new(err);
+	if (!m->tok || !m->text) {
+		if (!m->tok)
+			bot_fail(err, BOT_ENOMEM, "out of memory");
+		match_free(&m);
+		return NULL;
+	}
+	if (match_build(m, diag_kb, err))
+		match_free(&m);
+	return m;
+}
+
+void match_free(struct match **mp)
+{
+	struct match *m = *mp;
+	size_t i;
+
+	if (!m)
+		return;
+	if (m->ci)
+		for (i = 0; i < m->kb->n_intents; i++)
+			pcre2_code_free(m->ci[i].re);
+	bot_free(m->ci);
+	pcre2_match_data_free(m->md);
+	pcre2_match_context_free(m->mctx);
+	for (i = 0; i < m->n_ex; i++) {
+		bot_free(m->ex[i].ids);
+		bot_free(m->ex[i].w);
+	}
+	bot_free(m->ex);
+	bot_free(m->ph);
+	postings_free(m->ph_post, m->nv);
+	postings_free(m->ex_post, m->nv);
+	postings_free(m->kw_post, m->nv);
+	bot_free(m->idf);
+	bot_free(m->ex_acc);
+	bot_free(m->ex_gen);
+	bot_free(m->ph_cnt);
+	bot_free(m->ph_gen);
+	bot_free(m->kw_acc);
+	bot_free(m->dice);
+	bot_free(m->touched);
+	bot_free(m->tok);
+	text_free(&m->text);
+	bot_free(m);
+	*mp = NULL;
+}
+
+struct text *match_text(struct match *m)
+{
+	return m->text;
+}
+
+/* ---- scoring -------------------------------------------------------------- */
+
+/* Weight of each token for intent scoring, and the query's norms. */
+static void query_weigh(struct match *m, float *qnorm, float *known,
+			float *total, int *n_content)
+{
+	size_t i;
+
+	*qnorm = *known = *total = 0;
+	*n_content = 0;
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+		float w;
+
+		m->qw[i] = 0;
+		if (t->flags & (TEXT_STOP | TEXT_COMPOUND | TEXT_NUMBER))
+			continue;
+		(*n_content)++;
+		if (t->vocab < 0) {
+			/* an unknown word counts like a rare known one */
+			*total += 2.5f;
+			continue;
+		}
+		w = m->idf[t->vocab] * t->weight;
+		*total += m->used[i] ? w * 0.5f + 0.5f : w;
+		*known += m->used[i] ? w * 0.5f + 0.5f : w;
+		if (m->used[i])
+			continue;
+		m->qw[i] = w;
+		*qnorm += m->idf[t->vocab];
+	}
+}
+
+/* Accumulate, per example, the weight of the words it shares with the
+ * message; then keep each intent's best Dice coefficient. */
+static void examples_score(struct match *m, float qnorm)
+{
+	size_t i, k;
+
+	m->n_touched = 0;
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+		const struct postings *p;
+
+		if (m->qw[i] <= 0)
+			continue;
+		for (k = 0; k < i; k++)		/* each word once */
+			if (m->qw[k] > 0 && m->tok->tok[k].vocab == t->vocab)
+				break;
+		if (k < i)
+			continue;
+		p = &m->ex_post[t->vocab];
+		for (k = 0; k < (size_t)p->n; k++) {
+			int e = p->v[k];
+
+			if (e == m->skip_ex)
+				continue;
+			if (m->ex_gen[e] != m->gen) {
+				m->ex_gen[e] = m->gen;
+				m->ex_acc[e] = 0;
+				m->touched[m->n_touched++] = e;
+			}
+			m->ex_acc[e] += m->qw[i];
+		}
+	}
+	memset(m->dice, 0, m->kb->n_intents * sizeof(*m->dice));
+	for (i = 0; i < m->n_touched; i++) {
+		const struct example *e = &m->ex[m->touched[i]];
+		float d = 2.0f * m->ex_acc[m->touched[i]] / (qnorm + e->norm);
+
+		if (d > m->dice[e->intent])
+			m->dice[e->intent] = d;
+	}
+}
+
+static void keywords_score(struct match *m)
+{
+	size_t i, k;
+
+	memset(m->kw_acc, 0, m->kb->n_intents * sizeof(*m->kw_acc));
+	for (i = 0; i < m->tok->n; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+		const struct postings *p;
+
+		if (m->qw[i] <= 0)
+			continue;
+		p = &m->kw_post[t->vocab];
+		for (k = 0; k < (size_t)p->n; k++)
+			m->kw_acc[p->v[k]] += m->qw[i];
+	}
+}
+
+static int pattern_hit(struct match *m, size_t ii)
+{
+	if (!m->ci[ii].re)
+		return 0;
+	return pcre2_match(m->ci[ii].re, (PCRE2_SPTR)m->tok->folded,
+			   m->tok->folded_len, 0, 0, m->md, m->mctx) >= 0;
+}
+
+static void cand_insert(struct match_result *res, const struct kb_intent *in,
+			double score)
+{
+	size_t i, j;
+
+	for (i = 0; i < res->n_cand; i++)
+		if (score > res->cand[i].score)
+			break;
+	if (i >= MATCH_MAX_CAND)
+		return;
+	if (res->n_cand < MATCH_MAX_CAND)
+		res->n_cand++;
+	for (j = res->n_cand - 1; j > i; j--)
+		res->cand[j] = res->cand[j - 1];
+	res->cand[i].intent = in;
+	res->cand[i].score = score;
+}
+
+/*
+ * Combine the signals of intent 'ii'.  A pattern is an editor's explicit
+ * statement and counts most; examples and keywords count by how much of
+ * the message they explain.
+ */
+static double intent_score(struct match *m, size_t ii, float qnorm)
+{
+	double kw = qnorm > 0 ? m->kw_acc[ii] / qnorm : 0;
+	double s = m->dice[ii];
+
+	if (kw > 1)
+		kw = 1;
+	if (kw * 0.85 > s)
+		s = kw * 0.85;
+	if (pattern_hit(m, ii))
+		s = 0.75 + 0.25 * s;
+	return s;
+}
+
+static void entities_resolve(struct match *m, struct match_result *res)
+{
+	struct ent_best best[2], second[2];
+
+	entities_find(m, best, second);
+	if (best[ENT_SERVICE].ph >= 0) {
+		res->service = &m->kb->services[m->ph[best[ENT_SERVICE].ph].ent];
+		res->service_score = best[ENT_SERVICE].score;
+		entities_consume(m, best[ENT_SERVICE].ph);
+	}
+	if (second[ENT_SERVICE].ph >= 0) {
+		res->service2 = &m->kb->services[m->ph[second[ENT_SERVICE].ph].ent];
+		entities_consume(m, second[ENT_SERVICE].ph);
+	}
+	if (best[ENT_OFFICE].ph >= 0) {
+		res->office = &m->kb->offices[m->ph[best[ENT_OFFICE].ph].ent];
+		res->office_score = best[ENT_OFFICE].score;
+		entities_consume(m, best[ENT_OFFICE].ph);
+	}
+}
+
+int match_run(struct match *m, const char *text, size_t len,
+	      struct match_result *res, struct bot_err *err)
+{
+	float qnorm, known, total;
+	double cover, s;
+	size_t i;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->day_offset = -1;
+	rc = text_analyze(m->text, text, len, m->tok, err);
+	if (rc)
+		return rc;
+	res->tokens = m->tok;
+	m->gen++;
+	memset(m->used, 0, m->tok->n * sizeof(m->used[0]));
+	entities_resolve(m, res);
+	query_weigh(m, &qnorm, &known, &total, &res->n_content);
+	cover = total > 0 ? known / total : 0;
+	res->coverage = cover;
+	examples_score(m, qnorm);
+	keywords_score(m);
+	for (i = 0; i < m->kb->n_intents; i++) {
+		s = intent_score(m, i, qnorm);
+		if (s <= 0)
+			continue;
+		/* unknown words: the message is probably about something else */
+		s *= sqrt(cover);
+		cand_insert(res, &m->kb->intents[i], s);
+	}
+	if (res->n_cand) {
+		res->intent = res->cand[0].intent;
+		res->confidence = res->cand[0].score;
+	}
+	return BOT_OK;
+}
+
+int match_example_check(struct match *m, const struct kb_intent *intent,
+			size_t example, const struct kb_intent **better,
+			double *own, double *other)
+{
+	struct match_result res;
+	size_t i, ii = (size_t)(intent - m->kb->intents), seen = 0;
+	const char *text = intent->examples.v[example];
+
+	*better = NULL;
+	*own = *other = 0;
+	for (i = 0; i < m->n_ex; i++)
+		if (m->ex[i].intent == (int)ii && seen++ == example)
+			m->skip_ex = (int)i;
+	if (match_run(m, text, strlen(text), &res, NULL))
+		res.n_cand = 0;
+	m->skip_ex = -1;
+	for (i = 0; i < res.n_cand; i++) {
+		if (res.cand[i].intent == intent)
+			*own = res.cand[i].score;
+		else if (res.cand[i].score > *other) {
+			*other = res.cand[i].score;
+			*better = res.cand[i].intent;
+		}
+	}
+	if (*other <= *own)
+		*better = NULL;
+	return *better != NULL;
+}
