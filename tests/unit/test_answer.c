@@ -16,7 +16,10 @@
 #include "engine/kb.h"
 #include "engine/strbuf.h"
 
-static char *docs[] = { "Personalausweis", "Foto" };
+/* the kb structs hold mutable strings; the tests only read them */
+#define S(x) ((char *)(x))
+
+static char *docs[] = { S("Personalausweis"), S("Foto") };
 
 struct fx {
 	struct kb kb;
@@ -34,29 +37,29 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	f->kb.settings.city = "Musterstadt";
-	f->kb.settings.state = "NW";
-	f->kb.settings.privacy_url = "https://x.example/datenschutz";
-	f->office.id = "buergeramt";
-	f->office.name = "Bürgeramt";
-	f->office.phone = "0123 456-100";
-	f->office.appointment_url = "https://termine.example";
+	f->kb.settings.city = S("Musterstadt");
+	f->kb.settings.state = S("NW");
+	f->kb.settings.privacy_url = S("https://x.example/datenschutz");
+	f->office.id = S("buergeramt");
+	f->office.name = S("Bürgeramt");
+	f->office.phone = S("0123 456-100");
+	f->office.appointment_url = S("https://termine.example");
 	f->office.has_hours = 1;
 	f->office.closed_on_holidays = 1;
 	f->office.week[1].n = 1;	/* Tuesday */
 	f->office.week[1].r[0].open = 8 * 60;
 	f->office.week[1].r[0].close = 12 * 60;
-	f->service.id = "reisepass";
-	f->service.name = "Reisepass";
-	f->service.fees = "70 Euro";
+	f->service.id = S("reisepass");
+	f->service.name = S("Reisepass");
+	f->service.fees = S("70 Euro");
 	f->service.documents.v = docs;
 	f->service.documents.n = 2;
 	f->service.appointment = 1;
 	f->service.office = &f->office;
-	f->legal[0].title = "§ 17 BMG";
-	f->legal[0].url = "https://www.gesetze-im-internet.de/bmg/__17.html";
-	f->legal[1].title = "PassG";
-	f->legal[1].url = "https://www.gesetze-im-internet.de/pa_g_1986/";
+	f->legal[0].title = S("§ 17 BMG");
+	f->legal[0].url = S("https://www.gesetze-im-internet.de/bmg/__17.html");
+	f->legal[1].title = S("PassG");
+	f->legal[1].url = S("https://www.gesetze-im-internet.de/pa_g_1986/");
 	f->service.legal = f->legal;
 	f->service.n_legal = 2;
 	f->tz = hours_tz_new("Europe/Berlin", NULL);
