@@ -96,6 +96,7 @@ struct ask_opts {
 	const char *now;
 	int json;
 	int dialogue;
+	int explain;
 	struct strbuf text;	/* the question from the arguments */
 };
 
@@ -109,7 +110,8 @@ static void ask_usage(FILE *fp)
 		"  --kb DIR      knowledge base (default: intents)\n"
 		"  --json        one JSON object per answer\n"
 		"  --dialogue    keep context between lines (follow-up questions)\n"
-		"  --now TIME    fix the clock (local time of the knowledge base)\n");
+		"  --now TIME    fix the clock (local time of the knowledge base)\n"
+		"  --explain     show how each word was understood and the ranking\n");
 }
 
 static int ask_parse(int argc, char **argv, struct ask_opts *o)
@@ -126,6 +128,8 @@ static int ask_parse(int argc, char **argv, struct ask_opts *o)
 			o->json = 1;
 		} else if (!strcmp(a, "--dialogue")) {
 			o->dialogue = 1;
+		} else if (!strcmp(a, "--explain")) {
+			o->explain = 1;
 		} else if ((!strcmp(a, "--kb") || !strcmp(a, "--now")) &&
 			   i + 1 < argc) {
 			*(a[2] == 'k' ? &o->kb : &o->now) = argv[++i];
@@ -158,6 +162,19 @@ static void ask_print_plain(const struct reply *r)
 	       r->office ? r->office : "-", r->confidence,
 	       r->handoff ? ", handoff: " : "",
 	       r->handoff ? r->handoff_reason : "");
+}
+
+static void ask_explain(struct dialog *d, const char *q)
+{
+	struct bot_err err = { 0 };
+	struct strbuf sb;
+
+	strbuf_init(&sb, 0);
+	if (match_explain(dialog_match(d), q, strlen(q), &sb, &err))
+		fprintf(stderr, "amtsbot ask: %s\n", err.msg);
+	else
+		fputs(strbuf_str(&sb), stdout);
+	strbuf_release(&sb);
 }
 
 static int ask_one(struct dialog *d, struct dialog_state *st, const char *q,
@@ -207,7 +224,7 @@ static int ask_stdin(struct dialog *d, const struct ask_opts *o, time_t now,
 
 int cli_ask(int argc, char **argv)
 {
-	struct ask_opts o = { "intents", NULL, 0, 0, STRBUF_INIT };
+	struct ask_opts o = { .kb = "intents", .text = STRBUF_INIT };
 	struct dialog_state st;
 	struct dialog *d = NULL;
 	struct kb *kb = NULL;
@@ -224,6 +241,8 @@ int cli_ask(int argc, char **argv)
 		goto out;
 	reply_init(&r);
 	dialog_state_init(&st);
+	if (o.explain && o.text.len)
+		ask_explain(d, strbuf_str(&o.text));
 	if (o.text.len)
 		rc = ask_one(d, &st, strbuf_str(&o.text), now, o.json, &r);
 	else

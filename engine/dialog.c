@@ -199,8 +199,7 @@ static void choose_for_topic(struct dialog *d, const struct dialog_state *st,
 	double es = t->service ? mr->service_score : mr->office_score;
 
 	if (prev && words_left(mr) <= 4 &&
-	    ((t->service && needs_service(prev)) ||
-	     (!t->service && needs_office(prev)))) {
+	    ((t->service && needs_service(prev)) || needs_office(prev))) {
 		t->intent = prev;
 	} else if (t->service && d->service_intent) {
 		t->intent = d->service_intent;
@@ -429,7 +428,8 @@ static void state_update(struct dialog_state *st, const struct turn *t,
 	st->fallbacks = 0;
 	if (!t->intent)
 		return;
-	if (t->intent->needs != KB_NEEDS_NOTHING && !t->ask_back)
+	/* after "Was kostet das?" the next message may name just the topic */
+	if (t->intent->needs != KB_NEEDS_NOTHING && t->ask_back != 2)
 		snprintf(st->intent, sizeof(st->intent), "%s", t->intent->id);
 	if (t->service) {
 		snprintf(st->service, sizeof(st->service), "%s", t->service->id);

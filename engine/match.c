@@ -18,6 +18,8 @@
 #include <math.h>
 #include <pcre2.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +29,20 @@
 #include "banned.h"
 
 #define PHRASE_MAX 6		/* vocabulary words in one entity phrase */
+/* Stop words help tell "Wann hat es auf?" from "Bis wann muss ich?", but
+ * far less than content words. */
+#define STOP_WEIGHT 0.25f
+/* An intent whose patterns all failed is less likely than its examples
+ * alone suggest: the editor said how it is asked. */
+#define PATTERN_SILENCE 0.9
+/* A topic found only through a thesaurus synonym of a keyword is too
+ * vague to answer about. */
+#define ENTITY_MIN 0.5f
+/* Overlap with an example: how much of the message it explains counts
+ * more than how much of the example the message covers (0.5 = Dice). */
+#ifndef QUERY_SHARE
+#define QUERY_SHARE 0.6f
+#endif
 #define ENT_SERVICE 0
 #define ENT_OFFICE 1
 
@@ -61,6 +77,8 @@ struct match {
 	struct text *text;
 	size_t nv;		/* vocabulary size */
 	float *idf;		/* per vocabulary id */
+	float *vw;		/* per vocabulary id: 1, or STOP_WEIGHT for stop words */
+	int *root;		/* per vocabulary id: its word family (see roots_build) */
 	struct phrase *ph;
 	size_t n_ph, alloc_ph;
 	struct postings *ph_post;	/* vocab id -> phrases */
@@ -147,7 +165,7 @@ static int vocab_add_phrase(struct text *t, const char *phrase)
 			break;
 		if (*w)
 			*w++ = '\0';
-		if (!text_is_stop(p, strlen(p)) && text_vocab_add(t, p) < 0) {
+		if (text_vocab_add(t, p) < 0) {
 			rc = BOT_ENOMEM;
 			break;
 		}
@@ -360,6 +378,8 @@ static void entities_find(struct match *m, struct ent_best best[2],
 			if (++m->ph_cnt[pi] != ph->n)
 				continue;
 			sc = phrase_score(m, ph);
+			if (sc < ENTITY_MIN)
+				continue;
 			b = &best[ph->kind];
 			s2 = &second[ph->kind];
 			if (b->ph >= 0 && m->ph[b->ph].ent == ph->ent) {
@@ -380,6 +400,12 @@ static void entities_find(struct match *m, struct ent_best best[2],
 	}
 	/* Duplicate tokens ("Pass ... Pass") can over-count: a phrase whose
 	 * count exceeded n was counted at == n once, which is what we want. */
+}
+
+/* Tokens that count for intents: known words, stop words included. */
+static int token_for_intent(const struct text_token *t)
+{
+	return t->vocab >= 0 && !(t->flags & (TEXT_COMPOUND | TEXT_NUMBER));
 }
 
 /* Mark the tokens that phrase 'pi' consumed, so that intents ignore them. */
@@ -435,12 +461,14 @@ static int examples_add(struct match *m, size_t ii, const char *s)
 		const struct text_token *t = &m->tok->tok[i];
 		int j, dup = 0;
 
-		if (!token_usable(t) || m->used[i])
+		if (!token_for_intent(t) || m->used[i])
 			continue;
+		if (t->flags & TEXT_STOP)
+			m->vw[m->root[t->vocab]] = STOP_WEIGHT;
 		for (j = 0; j < e->n; j++)
-			dup |= e->ids[j] == t->vocab;
+			dup |= e->ids[j] == m->root[t->vocab];
 		if (!dup)
-			e->ids[e->n++] = t->vocab;
+			e->ids[e->n++] = m->root[t->vocab];
 	}
 	return BOT_OK;
 }
@@ -455,7 +483,7 @@ static int keywords_add(struct match *m, size_t ii, const char *s)
 		const struct text_token *t = &m->tok->tok[i];
 
 		if (token_usable(t) &&
-		    postings_add(&m->kw_post[t->vocab], (int)ii))
+		    postings_add(&m->kw_post[m->root[t->vocab]], (int)ii))
 			return BOT_ENOMEM;
 	}
 	return BOT_OK;
@@ -504,12 +532,78 @@ static int examples_weigh(struct match *m)
 		if (!e->w)
 			return BOT_ENOMEM;
 		for (j = 0; j < e->n; j++) {
-			e->w[j] = m->idf[e->ids[j]];
+			e->w[j] = m->idf[e->ids[j]] * m->vw[e->ids[j]];
 			e->norm += e->w[j];
 			if (postings_add(&m->ex_post[e->ids[j]], (int)i))
 				return BOT_ENOMEM;
 		}
 	}
+	return BOT_OK;
+}
+
+/*
+ * Word families for intents: Snowball leaves derivations apart
+ * ("ansteck" from anstecken, "ansteckung"), so stems that are equal after
+ * also removing a derivational suffix share one id, the smallest vocabulary
+ * id of the family.
+ */
+static size_t root_len(const char *s)
+{
+	static const char *const suf[] = {
+		"ungen", "ung", "heit", "keit", "lich", "isch", "et",
+	};
+	size_t n = strlen(s), i, k;
+
+	for (i = 0; i < BOT_ARRAY_SIZE(suf); i++) {
+		k = strlen(suf[i]);
+		if (n >= k + 4 && !memcmp(s + n - k, suf[i], k))
+			return n - k;
+	}
+	return n;
+}
+
+struct root_key {
+	const char *s;
+	size_t len;
+	int id;
+};
+
+static int root_cmp(const void *a, const void *b)
+{
+	const struct root_key *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->s, y->s, n);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->id - y->id;
+}
+
+static int roots_build(struct match *m)
+{
+	struct root_key *k = bot_calloc(m->nv, sizeof(*k));
+	size_t i;
+
+	m->root = bot_calloc(m->nv, sizeof(*m->root));
+	if (!k || !m->root) {
+		bot_free(k);
+		return BOT_ENOMEM;
+	}
+	for (i = 0; i < m->nv; i++) {
+		k[i].s = text_vocab_stem(m->text, (int)i);
+		k[i].len = root_len(k[i].s);
+		k[i].id = (int)i;
+	}
+	qsort(k, m->nv, sizeof(*k), root_cmp);
+	for (i = 0; i < m->nv; i++) {
+		int same = i && k[i].len == k[i - 1].len &&
+			   !memcmp(k[i].s, k[i - 1].s, k[i].len);
+
+		m->root[k[i].id] = same ? m->root[k[i - 1].id] : k[i].id;
+	}
+	bot_free(k);
 	return BOT_OK;
 }
 
@@ -521,7 +615,12 @@ static int intents_index(struct match *m)
 	m->kw_post = bot_calloc(m->nv, sizeof(*m->kw_post));
 	m->ex_post = bot_calloc(m->nv, sizeof(*m->ex_post));
 	m->idf = bot_calloc(m->nv, sizeof(*m->idf));
-	if (!m->kw_post || !m->ex_post || !m->idf)
+	m->vw = bot_calloc(m->nv, sizeof(*m->vw));
+	if (!m->kw_post || !m->ex_post || !m->idf || !m->vw)
+		return BOT_ENOMEM;
+	for (i = 0; i < m->nv; i++)
+		m->vw[i] = 1.0f;
+	if (roots_build(m))
 		return BOT_ENOMEM;
 	for (i = 0; i < kb->n_intents; i++) {
 		const struct kb_intent *in = &kb->intents[i];
@@ -688,6 +787,8 @@ void match_free(struct match **mp)
 	postings_free(m->ex_post, m->nv);
 	postings_free(m->kw_post, m->nv);
 	bot_free(m->idf);
+	bot_free(m->vw);
+	bot_free(m->root);
 	bot_free(m->ex_acc);
 	bot_free(m->ex_gen);
 	bot_free(m->ph_cnt);
@@ -718,24 +819,32 @@ static void query_weigh(struct match *m, float *qnorm, float *known,
 	*n_content = 0;
 	for (i = 0; i < m->tok->n; i++) {
 		const struct text_token *t = &m->tok->tok[i];
-		float w;
+		float w, f;
 
 		m->qw[i] = 0;
-		if (t->flags & (TEXT_STOP | TEXT_COMPOUND | TEXT_NUMBER))
+		if (t->flags & (TEXT_COMPOUND | TEXT_NUMBER))
 			continue;
+		if (t->flags & TEXT_STOP) {
+			if (t->vocab < 0 || m->used[i])
+				continue;
+			m->qw[i] = m->idf[m->root[t->vocab]] * STOP_WEIGHT;
+			*qnorm += m->qw[i];
+			continue;
+		}
 		(*n_content)++;
 		if (t->vocab < 0) {
 			/* an unknown word counts like a rare known one */
 			*total += 2.5f;
 			continue;
 		}
-		w = m->idf[t->vocab] * t->weight;
-		*total += m->used[i] ? w * 0.5f + 0.5f : w;
-		*known += m->used[i] ? w * 0.5f + 0.5f : w;
+		w = m->idf[m->root[t->vocab]] * t->weight;
+		f = m->used[i] ? w * 0.5f + 0.5f : w;
+		*total += f;
+		*known += f;
 		if (m->used[i])
 			continue;
 		m->qw[i] = w;
-		*qnorm += m->idf[t->vocab];
+		*qnorm += m->idf[m->root[t->vocab]];
 	}
 }
 
@@ -753,11 +862,12 @@ static void examples_score(struct match *m, float qnorm)
 		if (m->qw[i] <= 0)
 			continue;
 		for (k = 0; k < i; k++)		/* each word once */
-			if (m->qw[k] > 0 && m->tok->tok[k].vocab == t->vocab)
+			if (m->qw[k] > 0 &&
+			    m->root[m->tok->tok[k].vocab] == m->root[t->vocab])
 				break;
 		if (k < i)
 			continue;
-		p = &m->ex_post[t->vocab];
+		p = &m->ex_post[m->root[t->vocab]];
 		for (k = 0; k < (size_t)p->n; k++) {
 			int e = p->v[k];
 
@@ -774,7 +884,8 @@ static void examples_score(struct match *m, float qnorm)
 	memset(m->dice, 0, m->kb->n_intents * sizeof(*m->dice));
 	for (i = 0; i < m->n_touched; i++) {
 		const struct example *e = &m->ex[m->touched[i]];
-		float d = 2.0f * m->ex_acc[m->touched[i]] / (qnorm + e->norm);
+		float d = m->ex_acc[m->touched[i]] /
+			  (QUERY_SHARE * qnorm + (1 - QUERY_SHARE) * e->norm);
 
 		if (d > m->dice[e->intent])
 			m->dice[e->intent] = d;
@@ -790,9 +901,9 @@ static void keywords_score(struct match *m)
 		const struct text_token *t = &m->tok->tok[i];
 		const struct postings *p;
 
-		if (m->qw[i] <= 0)
+		if (m->qw[i] <= 0 || (t->flags & TEXT_STOP))
 			continue;
-		p = &m->kw_post[t->vocab];
+		p = &m->kw_post[m->root[t->vocab]];
 		for (k = 0; k < (size_t)p->n; k++)
 			m->kw_acc[p->v[k]] += m->qw[i];
 	}
@@ -829,7 +940,8 @@ static void cand_insert(struct match_result *res, const struct kb_intent *in,
  * statement and counts most; examples and keywords count by how much of
  * the message they explain.
  */
-static double intent_score(struct match *m, size_t ii, float qnorm)
+static double intent_score(struct match *m, size_t ii, float qnorm,
+			   double cover)
 {
 	double kw = qnorm > 0 ? m->kw_acc[ii] / qnorm : 0;
 	double s = m->dice[ii];
@@ -838,9 +950,12 @@ static double intent_score(struct match *m, size_t ii, float qnorm)
 		kw = 1;
 	if (kw * 0.85 > s)
 		s = kw * 0.85;
-	if (pattern_hit(m, ii))
-		s = 0.75 + 0.25 * s;
-	return s;
+	if (pattern_hit(m, ii))	/* unknown words weigh less then */
+		return (0.75 + 0.25 * s) * (0.55 + 0.45 * sqrt(cover));
+	if (m->ci[ii].re)
+		s *= PATTERN_SILENCE;
+	/* unknown words: the message is probably about something else */
+	return s * sqrt(cover);
 }
 
 static void entities_resolve(struct match *m, struct match_result *res)
@@ -887,11 +1002,9 @@ int match_run(struct match *m, const char *text, size_t len,
 	examples_score(m, qnorm);
 	keywords_score(m);
 	for (i = 0; i < m->kb->n_intents; i++) {
-		s = intent_score(m, i, qnorm);
+		s = intent_score(m, i, qnorm, cover);
 		if (s <= 0)
 			continue;
-		/* unknown words: the message is probably about something else */
-		s *= sqrt(cover);
 		cand_insert(res, &m->kb->intents[i], s);
 	}
 	if (res->n_cand) {
@@ -928,4 +1041,49 @@ int match_example_check(struct match *m, const struct kb_intent *intent,
 	if (*other <= *own)
 		*better = NULL;
 	return *better != NULL;
+}
+
+static const char *explain_flags(const struct text_token *t, char *buf,
+				 size_t size)
+{
+	snprintf(buf, size, "%s%s%s%s%s%s",
+		 t->flags & TEXT_STOP ? " stop" : "",
+		 t->flags & TEXT_NUMBER ? " number" : "",
+		 t->flags & TEXT_FUZZY ? " typo" : "",
+		 t->flags & TEXT_SYNONYM ? " synonym" : "",
+		 t->flags & TEXT_PART ? " part" : "",
+		 t->flags & TEXT_COMPOUND ? " compound" : "");
+	return buf;
+}
+
+int match_explain(struct match *m, const char *text, size_t len,
+		  struct strbuf *out, struct bot_err *err)
+{
+	struct match_result res;
+	char fl[64];
+	size_t i;
+	int rc;
+
+	rc = match_run(m, text, len, &res, err);
+	if (rc)
+		return rc;
+	rc |= strbuf_addf(out, "folded: %s\n", m->tok->folded);
+	for (i = 0; i < m->tok->n && !rc; i++) {
+		const struct text_token *t = &m->tok->tok[i];
+
+		rc |= strbuf_addf(out, "  %-20s stem %-16s -> %-16s w %.2f%s%s\n",
+				  t->word, t->stem, t->vocab >= 0 ?
+				  text_vocab_stem(m->text, t->vocab) : "?",
+				  t->weight, explain_flags(t, fl, sizeof(fl)),
+				  m->used[i] ? " (topic)" : "");
+	}
+	rc |= strbuf_addf(out, "service: %s (%.2f)  office: %s (%.2f)  "
+			  "known words: %.0f %%\n",
+			  res.service ? res.service->id : "-", res.service_score,
+			  res.office ? res.office->id : "-", res.office_score,
+			  res.coverage * 100);
+	for (i = 0; i < res.n_cand && !rc; i++)
+		rc |= strbuf_addf(out, "  intent %-18s %.2f\n",
+				  res.cand[i].intent->id, res.cand[i].score);
+	return rc ? bot_fail(err, BOT_ENOMEM, "out of memory") : BOT_OK;
 }

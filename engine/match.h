@@ -19,6 +19,7 @@ struct kb_service;
 struct kb_office;
 struct text;
 struct text_tokens;
+struct strbuf;
 
 #define MATCH_MAX_CAND 4
 
@@ -71,6 +72,14 @@ int match_run(struct match *m, const char *text, size_t len,
 int match_example_check(struct match *m, const struct kb_intent *intent,
 			size_t example, const struct kb_intent **better,
 			double *own, double *other);
+
+/*
+ * For editors ('amtsbot ask --explain'): match 'text' and append to 'out'
+ * how each word was understood (stem, vocabulary word, typo, synonym,
+ * compound part), the topic found and the ranked intents.
+ */
+int match_explain(struct match *m, const char *text, size_t len,
+		  struct strbuf *out, struct bot_err *err) BOT_WUR;
 
 /* The analyser built for the kb (vocabulary, stems); borrowed. */
 struct text *match_text(struct match *m);
