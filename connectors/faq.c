@@ -21,7 +21,7 @@
 
 /* FAQ entries are matched on their wording alone, so the bar is lower
  * than for the sample kb, whose patterns give strong signals. */
-#define FAQ_THRESHOLD "0.34"
+#define FAQ_THRESHOLD "0.30"
 
 struct csv_row {
 	struct strbuf f[FAQ_MAX_FIELDS];

@@ -164,6 +164,8 @@ struct kb_settings {
 	char *handoff_text;	/* told when a person takes over */
 	char *thesaurus;	/* OpenThesaurus text file or NULL */
 	int review_months;	/* warn about reviews older than this */
+	char *service_intent;	/* intent id for a bare service name, or NULL */
+	char *office_intent;	/* intent id for a bare office name, or NULL */
 	struct kb_pos pos;
 };
 
@@ -174,8 +176,10 @@ struct kb_diag {
 	char *msg;
 };
 
+struct kb_index;		/* private to kb.c */
+
 struct kb {
-	char *dir;
+	char *dir;		/* as given to kb_load(); NULL for a buffer */
 	char version[17];	/* hex digest of all files' content */
 	struct kb_settings settings;
 	struct kb_office *offices;
@@ -191,41 +195,55 @@ struct kb {
 	size_t n_errors;
 	char **files;		/* the files read, for reload checks */
 	size_t n_files;
+	struct kb_index *index;	/* private: id lookup tables, do not touch */
 };
 
 /*
  * Load every *.yaml / *.yml file of 'dir' and of its subdirectory
- * 'tests/' (sorted by name).  The order of top-level keys does not matter;
+ * 'tests/' (sorted by name; hidden files and other names are skipped;
+ * each file at most 4 MiB).  The order of top-level keys does not matter;
  * a file may hold any of 'settings', 'offices', 'services', 'intents',
- * 'tests'.  Every problem is recorded in kb->diags (all of them, not only
- * the first) with file, line and column.
+ * 'tests' (format: intents/README.md).  An empty file is fine.  Every
+ * problem is recorded in kb->diags (all of them, not only the first) with
+ * file, line and column, sorted by file and line.  Ids are checked across
+ * files (duplicates, a service's office, the ids named in tests) and
+ * kb_service.office is resolved.  kb->files lists every file read and
+ * kb->version is a digest of their names and contents.
  *
  * Returns the kb, even when it has errors (kb->n_errors > 0), so that
  * 'amtsbot check' can print them all; returns NULL only when 'dir' cannot
- * be read or memory runs out, and fills 'err'.  When kb->n_errors > 0,
- * 'err' is filled with the first error as well.
+ * be read (BOT_EIO) or memory runs out (BOT_ENOMEM), and fills 'err'.
+ * When kb->n_errors > 0, 'err' is filled with the first error as well
+ * (BOT_EPARSE, formatted as by kb_diag_format()).
  */
 struct kb *kb_load(const char *dir, struct bot_err *err) BOT_WUR;
 
 /* Load a kb from one YAML text in memory (tests, fuzzing).  'name' is
- * used as the file name in messages. */
+ * used as the file name in messages (NULL: "<buffer>"); 'yaml' need not
+ * be NUL-terminated.  Same results and failures as kb_load(). */
 struct kb *kb_load_buffer(const char *name, const char *yaml, size_t len,
 			  struct bot_err *err) BOT_WUR;
 
 /* Free the kb and clear the pointer.  NULL-safe. */
 void kb_free(struct kb **kbp);
 
-/* Lookups by id; NULL when unknown.  The result is borrowed from the kb. */
+/* Lookups by id (hash index, O(1)); NULL when unknown or when 'kb' or
+ * 'id' is NULL.  With duplicate ids, the first one read.  The result is
+ * borrowed from the kb. */
 const struct kb_office *kb_office(const struct kb *kb, const char *id);
 const struct kb_service *kb_service(const struct kb *kb, const char *id);
 const struct kb_intent *kb_intent(const struct kb *kb, const char *id);
 
 /* Record a diagnostic (used by kb.c and by the checks of other modules).
- * 'severity' is 'e' or 'w'.  Returns BOT_OK or BOT_ENOMEM. */
+ * 'severity' is 'e' or 'w' ('e' counts in n_errors).  'pos' may be NULL;
+ * pos->file is borrowed, so it must live as long as the kb (use a kb_pos
+ * of the kb).  The message is cut at 1 KiB; after 1000 diagnostics the
+ * rest are only counted.  Returns BOT_OK or BOT_ENOMEM. */
 int kb_diag_add(struct kb *kb, char severity, const struct kb_pos *pos,
 		const char *fmt, ...) BOT_PRINTF(4, 5);
 
-/* Format "file:line:col: error: msg" into 'buf'. */
+/* Format "file:line:col: error: msg" (or "warning") into 'buf'; parts
+ * that are unknown (line 0, file NULL) are left out.  Always terminated. */
 void kb_diag_format(const struct kb_diag *d, char *buf, size_t size);
 
 #endif /* KB_H */

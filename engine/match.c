@@ -41,7 +41,7 @@
 /* Overlap with an example: how much of the message it explains counts
  * more than how much of the example the message covers (0.5 = Dice). */
 #ifndef QUERY_SHARE
-#define QUERY_SHARE 0.6f
+#define QUERY_SHARE 0.7f
 #endif
 #define ENT_SERVICE 0
 #define ENT_OFFICE 1
@@ -69,7 +69,10 @@ struct postings {
 };
 
 struct cintent {
-	pcre2_code *re;		/* all patterns of the intent as one alternation */
+	/* One code per pattern: an alternation of all of them would lose
+	 * PCRE2's start-of-match optimisations and run several times slower. */
+	pcre2_code **re;
+	size_t n;
 };
 
 struct match {
@@ -663,10 +666,11 @@ static void pattern_error(struct kb *diag_kb, struct bot_err *err,
 				  in->id, (char *)msg, off);
 }
 
-static const uint32_t re_flags = PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS;
+/* Folded text is ASCII but for letters of other scripts, so \\b and \\w need no
+ * Unicode tables (PCRE2_UCP makes JIT code several times slower). */
+static const uint32_t re_flags = PCRE2_UTF | PCRE2_CASELESS;
 
-/* Compile each pattern alone (for exact error positions), then all of an
- * intent's patterns as one alternation, which matches faster. */
+/* Compile the patterns with JIT; report every bad one with its position. */
 static int patterns_compile(struct match *m, struct kb *diag_kb,
 			    struct bot_err *err)
 {
@@ -677,37 +681,28 @@ static int patterns_compile(struct match *m, struct kb *diag_kb,
 
 	for (i = 0; i < kb->n_intents; i++) {
 		const struct kb_intent *in = &kb->intents[i];
-		struct strbuf alt;
-		pcre2_code *re;
+		struct cintent *ci = &m->ci[i];
 
 		if (!in->n_patterns)
 			continue;
-		strbuf_init(&alt, 1u << 20);
+		ci->re = bot_calloc(in->n_patterns, sizeof(*ci->re));
+		if (!ci->re)
+			return bot_fail(err, BOT_ENOMEM, "out of memory");
 		for (j = 0; j < in->n_patterns; j++) {
-			re = pcre2_compile((PCRE2_SPTR)in->patterns[j].src,
-					   PCRE2_ZERO_TERMINATED, re_flags,
-					   &code, &off, NULL);
+			pcre2_code *re = pcre2_compile(
+				(PCRE2_SPTR)in->patterns[j].src,
+				PCRE2_ZERO_TERMINATED, re_flags, &code, &off,
+				NULL);
+
 			if (!re) {
 				pattern_error(diag_kb, err, in, &in->patterns[j],
 					      code, off, &first);
 				bad = 1;
 				continue;
 			}
-			pcre2_code_free(re);
-			if (strbuf_addf(&alt, "%s(?:%s)", alt.len ? "|" : "",
-					in->patterns[j].src)) {
-				strbuf_release(&alt);
-				return bot_fail(err, BOT_ENOMEM, "out of memory");
-			}
+			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+			ci->re[ci->n++] = re;
 		}
-		if (!bad && alt.len) {
-			m->ci[i].re = pcre2_compile((PCRE2_SPTR)alt.buf, alt.len,
-						    re_flags, &code, &off, NULL);
-			if (m->ci[i].re)
-				(void)pcre2_jit_compile(m->ci[i].re,
-							PCRE2_JIT_COMPLETE);
-		}
-		strbuf_release(&alt);
 	}
 	return bad ? BOT_EPARSE : BOT_OK;
 }
@@ -772,8 +767,13 @@ void match_free(struct match **mp)
 	if (!m)
 		return;
 	if (m->ci)
-		for (i = 0; i < m->kb->n_intents; i++)
-			pcre2_code_free(m->ci[i].re);
+		for (i = 0; i < m->kb->n_intents; i++) {
+			size_t j;
+
+			for (j = 0; j < m->ci[i].n; j++)
+				pcre2_code_free(m->ci[i].re[j]);
+			bot_free(m->ci[i].re);
+		}
 	bot_free(m->ci);
 	pcre2_match_data_free(m->md);
 	pcre2_match_context_free(m->mctx);
@@ -911,10 +911,16 @@ static void keywords_score(struct match *m)
 
 static int pattern_hit(struct match *m, size_t ii)
 {
-	if (!m->ci[ii].re)
-		return 0;
-	return pcre2_match(m->ci[ii].re, (PCRE2_SPTR)m->tok->folded,
-			   m->tok->folded_len, 0, 0, m->md, m->mctx) >= 0;
+	const struct cintent *ci = &m->ci[ii];
+	size_t j;
+
+	/* the text was checked for valid UTF-8 once, in text_analyze() */
+	for (j = 0; j < ci->n; j++)
+		if (pcre2_match(ci->re[j], (PCRE2_SPTR)m->tok->folded,
+				m->tok->folded_len, 0, PCRE2_NO_UTF_CHECK, m->md,
+				m->mctx) >= 0)
+			return 1;
+	return 0;
 }
 
 static void cand_insert(struct match_result *res, const struct kb_intent *in,
@@ -952,7 +958,7 @@ static double intent_score(struct match *m, size_t ii, float qnorm,
 		s = kw * 0.85;
 	if (pattern_hit(m, ii))	/* unknown words weigh less then */
 		return (0.75 + 0.25 * s) * (0.55 + 0.45 * sqrt(cover));
-	if (m->ci[ii].re)
+	if (m->ci[ii].n)
 		s *= PATTERN_SILENCE;
 	/* unknown words: the message is probably about something else */
 	return s * sqrt(cover);
