@@ -23,6 +23,13 @@
 
 #define QUICK_PERSON "Mit einem Menschen sprechen"
 #define SUGGEST_MIN 0.2
+/* A service or office found this surely puts the message in scope, so the
+ * kind of question needs less evidence (threshold times TOPIC_FACTOR). */
+#define TOPIC_SURE 0.7
+#define TOPIC_FACTOR 0.6
+/* Without a topic, asking back "which service?" needs a pattern hit and
+ * mostly known words; otherwise the question is probably out of scope. */
+#define ASK_COVERAGE 0.85
 
 struct dialog {
 	const struct kb *kb;
@@ -198,13 +205,17 @@ static void choose_for_topic(struct dialog *d, const struct dialog_state *st,
 		kb_intent(d->kb, st->intent) : NULL;
 	double es = t->service ? mr->service_score : mr->office_score;
 
+	int office_first = mr->office && mr->office_score > mr->service_score;
+
 	if (prev && words_left(mr) <= 4 &&
 	    ((t->service && needs_service(prev)) || needs_office(prev))) {
 		t->intent = prev;
-	} else if (t->service && d->service_intent) {
+	} else if (t->service && !office_first && d->service_intent) {
 		t->intent = d->service_intent;
-	} else if (!t->service && d->office_intent) {
+	} else if (t->office && d->office_intent) {
 		t->intent = d->office_intent;
+		t->service = NULL;
+		es = mr->office_score;
 	}
 	if (t->intent)
 		t->confidence = fmin(0.95, 0.55 + 0.4 * fmin(1.0, es));
@@ -246,22 +257,62 @@ static int topic_missing(const struct turn *t)
 	}
 }
 
+/*
+ * General information about a service found only through one of its
+ * keywords ("Handy" for lost property), with no pattern saying what is
+ * asked, is a guess: offer it as a suggestion instead.
+ */
+static int weak_overview(const struct dialog *d, const struct match_result *mr,
+			 const struct turn *t)
+{
+	size_t i;
+
+	if (t->intent != d->service_intent || !t->service ||
+	    t->service != mr->service || mr->service_score >= TOPIC_SURE)
+		return 0;
+	for (i = 0; i < mr->n_cand; i++)
+		if (mr->cand[i].intent == t->intent)
+			return !mr->cand[i].pattern;
+	return 1;
+}
+
+static double threshold_for(const struct dialog *d,
+			    const struct match_result *mr)
+{
+	double t = d->kb->settings.threshold;
+
+	if (mr->service_score >= TOPIC_SURE || mr->office_score >= TOPIC_SURE)
+		t *= TOPIC_FACTOR;
+	return t;
+}
+
 static void decide(struct dialog *d, const struct dialog_state *st,
 		   const struct match_result *mr, struct turn *t)
 {
 	const struct kb_settings *s = &d->kb->settings;
+	double th = threshold_for(d, mr);
 
 	memset(t, 0, sizeof(*t));
 	t->day_offset = mr->day_offset;
-	if (mr->intent && mr->confidence >= s->threshold) {
+	if (mr->intent && mr->confidence >= th) {
 		t->intent = mr->intent;
 		t->confidence = mr->confidence;
 	}
+	/* "Hallo, wir suchen einen Kitaplatz": the topic matters more */
+	if (t->intent && t->intent->needs == KB_NEEDS_NOTHING &&
+	    t->intent->handoff == KB_HANDOFF_NONE && !t->intent->suggestion &&
+	    (mr->service_score >= TOPIC_SURE || mr->office_score >= TOPIC_SURE))
+		t->intent = NULL;
 	fill_topic(d, st, mr, t);
 	if (!t->intent && (mr->service || mr->office)) {
 		choose_for_topic(d, st, mr, t);
 		fill_topic(d, st, mr, t);
 	}
+	if (t->intent && topic_missing(t) &&
+	    !(mr->cand[0].pattern && mr->coverage >= ASK_COVERAGE))
+		t->intent = NULL;
+	if (t->intent && weak_overview(d, mr, t))
+		t->intent = NULL;
 	if (!t->intent) {
 		t->fallback = 1;
 		t->confidence = mr->confidence;
@@ -271,7 +322,7 @@ static void decide(struct dialog *d, const struct dialog_state *st,
 		t->ask_back = 1;
 		return;
 	}
-	if (mr->n_cand > 1 && mr->cand[1].score >= s->threshold &&
+	if (mr->n_cand > 1 && mr->cand[1].score >= th &&
 	    t->intent == mr->cand[0].intent &&
 	    mr->cand[0].score - mr->cand[1].score < s->margin &&
 	    mr->cand[1].intent->handoff == KB_HANDOFF_NONE &&

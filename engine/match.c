@@ -225,7 +225,7 @@ static int phrase_add(struct match *m, const char *s, int kind, int ent,
 		      float weight)
 {
 	struct phrase ph;
-	size_t i;
+	size_t i, dropped = 0;
 
 	if (!s)
 		return BOT_OK;
@@ -235,12 +235,19 @@ static int phrase_add(struct match *m, const char *s, int kind, int ent,
 	for (i = 0; i < m->tok->n && ph.n < PHRASE_MAX; i++) {
 		const struct text_token *t = &m->tok->tok[i];
 
-		if (t->vocab < 0 || (t->flags & (TEXT_STOP | TEXT_COMPOUND)))
+		if (t->flags & TEXT_PART)
 			continue;
+		if (t->vocab < 0 || (t->flags & (TEXT_STOP | TEXT_COMPOUND))) {
+			dropped++;
+			continue;
+		}
 		ph.ids[ph.n++] = t->vocab;
 	}
 	if (!ph.n)
 		return BOT_OK;
+	/* "Deutscher werden" without its stop word is just "deutsch" */
+	if (dropped && ph.n == 1)
+		weight *= 0.7f;
 	ph.kind = (uint8_t)kind;
 	ph.ent = ent;
 	ph.weight = weight;
@@ -924,7 +931,7 @@ static int pattern_hit(struct match *m, size_t ii)
 }
 
 static void cand_insert(struct match_result *res, const struct kb_intent *in,
-			double score)
+			double score, int pattern)
 {
 	size_t i, j;
 
@@ -939,6 +946,7 @@ static void cand_insert(struct match_result *res, const struct kb_intent *in,
 		res->cand[j] = res->cand[j - 1];
 	res->cand[i].intent = in;
 	res->cand[i].score = score;
+	res->cand[i].pattern = pattern;
 }
 
 /*
@@ -947,7 +955,7 @@ static void cand_insert(struct match_result *res, const struct kb_intent *in,
  * the message they explain.
  */
 static double intent_score(struct match *m, size_t ii, float qnorm,
-			   double cover)
+			   double cover, int *pattern)
 {
 	double kw = qnorm > 0 ? m->kw_acc[ii] / qnorm : 0;
 	double s = m->dice[ii];
@@ -956,12 +964,33 @@ static double intent_score(struct match *m, size_t ii, float qnorm,
 		kw = 1;
 	if (kw * 0.85 > s)
 		s = kw * 0.85;
-	if (pattern_hit(m, ii))	/* unknown words weigh less then */
+	*pattern = pattern_hit(m, ii);
+	if (*pattern)	/* unknown words weigh less then */
 		return (0.75 + 0.25 * s) * (0.55 + 0.45 * sqrt(cover));
 	if (m->ci[ii].n)
 		s *= PATTERN_SILENCE;
 	/* unknown words: the message is probably about something else */
 	return s * sqrt(cover);
+}
+
+/*
+ * A service that another office handles than the one named, and that was
+ * found less surely than the office, is a misreading ("Sperrmüllabfuhr"
+ * is not "Ausweis sperren"): keep the second service if it fits, else none.
+ */
+static void entities_agree(struct match_result *res)
+{
+	if (!res->service || !res->office ||
+	    res->service->office == res->office ||
+	    res->service_score >= res->office_score)
+		return;
+	if (res->service2 && res->service2->office == res->office) {
+		res->service = res->service2;
+		res->service2 = NULL;
+		return;
+	}
+	res->service = res->service2 = NULL;
+	res->service_score = 0;
 }
 
 static void entities_resolve(struct match *m, struct match_result *res)
@@ -983,6 +1012,48 @@ static void entities_resolve(struct match *m, struct match_result *res)
 		res->office_score = best[ENT_OFFICE].score;
 		entities_consume(m, best[ENT_OFFICE].ph);
 	}
+	entities_agree(res);
+}
+
+/*
+ * German separable verbs: "Wie melde ich meinen Wohnsitz ab?" means
+ * "abmelden".  When the message ends in a particle, the first earlier word
+ * that forms a known word with it takes that meaning.
+ */
+static void separable_join(struct match *m)
+{
+	static const char *const part[] = {
+		"an", "ab", "um", "aus", "ein", "nach", "vor", "weg", "zu",
+		"zurueck", "auf", "mit", "los", "her", "hin", "fest", "frei",
+	};
+	struct text_token *last;
+	char word[128], stem[128];
+	size_t i, k;
+	int v;
+
+	if (m->tok->n < 3)
+		return;
+	last = &m->tok->tok[m->tok->n - 1];
+	for (k = 0; k < BOT_ARRAY_SIZE(part); k++)
+		if (!strcmp(last->word, part[k]))
+			break;
+	if (k == BOT_ARRAY_SIZE(part))
+		return;
+	for (i = 0; i + 1 < m->tok->n; i++) {
+		struct text_token *t = &m->tok->tok[i];
+
+		if (t->flags & (TEXT_STOP | TEXT_NUMBER | TEXT_PART))
+			continue;
+		snprintf(word, sizeof(word), "%s%s", part[k], t->word);
+		text_stem(m->text, word, strlen(word), stem, sizeof(stem));
+		v = text_vocab_find(m->text, stem);
+		if (v < 0)
+			continue;
+		t->vocab = v;
+		t->weight = 1.0f;
+		t->flags &= (uint16_t)~(TEXT_FUZZY | TEXT_SYNONYM);
+		return;
+	}
 }
 
 int match_run(struct match *m, const char *text, size_t len,
@@ -999,6 +1070,7 @@ int match_run(struct match *m, const char *text, size_t len,
 	if (rc)
 		return rc;
 	res->tokens = m->tok;
+	separable_join(m);
 	m->gen++;
 	memset(m->used, 0, m->tok->n * sizeof(m->used[0]));
 	entities_resolve(m, res);
@@ -1008,10 +1080,12 @@ int match_run(struct match *m, const char *text, size_t len,
 	examples_score(m, qnorm);
 	keywords_score(m);
 	for (i = 0; i < m->kb->n_intents; i++) {
-		s = intent_score(m, i, qnorm, cover);
+		int pat;
+
+		s = intent_score(m, i, qnorm, cover, &pat);
 		if (s <= 0)
 			continue;
-		cand_insert(res, &m->kb->intents[i], s);
+		cand_insert(res, &m->kb->intents[i], s, pat);
 	}
 	if (res->n_cand) {
 		res->intent = res->cand[0].intent;

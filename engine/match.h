@@ -26,6 +26,7 @@ struct strbuf;
 struct match_cand {
 	const struct kb_intent *intent;
 	double score;		/* 0..1 */
+	int pattern;		/* 1 when one of its patterns matched */
 };
 
 struct match_result {

@@ -9,6 +9,13 @@
  * their work: store_begin(), many writes, store_commit(), and only then
  * send the replies (group commit, no fsync per message).
  * Schema versions are tracked with PRAGMA user_version.
+ *
+ * Errors: functions returning int give 0 or a BOT_E* code (its negative
+ * for store_conv_exists and store_msg_seen) and fill 'err': BOT_EDB
+ * carries sqlite3_errmsg() and what was being done, e.g.
+ * "cannot store message in conversation '<id>': disk I/O error".
+ * Strings handed in are copied by SQLite; nothing here keeps pointers to
+ * the caller's memory.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -35,17 +42,30 @@ struct store_msg {
 	double confidence;
 	const char *handoff_reason;	/* NULL when none */
 	const char *payload;	/* JSON sent to the client, for resending; may be NULL */
-	time_t created;
+	time_t created;		/* 0: now */
+	int duplicate;		/* set by store_msg_add: 1 when (conv, client_id)
+				 * was stored already; nothing was written */
 };
 
-/* Open (and create or migrate) the database at 'path'. */
+/*
+ * Open (and create or migrate) the database at 'path'.  Returns NULL and
+ * fills 'err' (BOT_EDB) when the file cannot be opened, is not a database,
+ * or has a newer schema version than this program knows.
+ */
 struct store *store_open(const char *path, struct bot_err *err) BOT_WUR;
 /* Finalize statements, close; NULL-safe; clears the pointer. */
 void store_close(struct store **sp);
 
-/* Group commit.  begin is a no-op when a transaction is open already. */
+/*
+ * Group commit.  begin (BEGIN IMMEDIATE) is a no-op when a transaction is
+ * open already; commit is a no-op when none is.  Writes outside an
+ * explicit transaction commit on their own.  When commit fails, the
+ * transaction is rolled back: nothing since store_begin() was stored.
+ */
 int store_begin(struct store *s, struct bot_err *err) BOT_WUR;
 int store_commit(struct store *s, struct bot_err *err) BOT_WUR;
+/* Undo everything since store_begin(); a no-op without a transaction. */
+void store_rollback(struct store *s);
 int store_in_transaction(const struct store *s);
 
 /* Create a conversation on 'channel' ("web", "messenger") with a fresh
@@ -56,45 +76,69 @@ int store_conv_new(struct store *s, const char *channel, time_t now,
  * negative BOT_E* on error. */
 int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 		      struct bot_err *err);
-/* Save / load the opaque dialogue state blob of a conversation. */
+/* Save / load the opaque dialogue state blob of a conversation.
+ * BOT_ENOTFOUND when there is no conversation 'id'. */
 int store_conv_set_state(struct store *s, const char *id, const void *state,
 			 size_t len, struct bot_err *err) BOT_WUR;
 /* Copies at most 'size' bytes; '*len' gets the stored length (0: none). */
 int store_conv_get_state(struct store *s, const char *id, void *state,
 			 size_t size, size_t *len, struct bot_err *err) BOT_WUR;
 
-/* Append a message; sets m->seq.  Touches the conversation's updated time. */
+/*
+ * Append a message; sets m->seq to the conversation's last seq + 1 and
+ * m->duplicate to 0.  Touches the conversation's updated time (m->created).
+ * When m->client_id is not NULL and (conv, client_id) is stored already,
+ * nothing is written: returns 0 with m->seq = the stored message's seq and
+ * m->duplicate = 1.  BOT_ENOTFOUND when the conversation does not exist,
+ * BOT_EINVAL for a missing conv or role or an unknown role.
+ */
 int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err) BOT_WUR;
 
 /*
  * Has citizen message 'client_id' of 'conv' been answered?  Returns 1 and
  * the seq of the bot's reply to it in '*reply_seq' (0 if not stored yet),
- * 0 when the client id is new, negative on error.
+ * 0 when the client id is new, negative BOT_E* on error.  The reply is
+ * the first non-citizen message after it, unless another citizen message
+ * comes first (then that message was not answered by itself: 0).
  */
 int store_msg_seen(struct store *s, const char *conv, const char *client_id,
 		   int64_t *reply_seq, struct bot_err *err);
 
-/* Call 'fn' for every message of 'conv' with seq > 'after', in order.
- * 'fn' returns 0 to go on, non-zero to stop. */
+/*
+ * Call 'fn' for every message of 'conv' with seq > 'after', in order.
+ * 'fn' returns 0 to go on, non-zero to stop.  The strings in 'm' are valid
+ * only during the call.  'fn' must not call store_msgs_after(); it may
+ * write, but messages it adds to 'conv' may or may not be passed to it.
+ */
 typedef int (*store_msg_fn)(void *arg, const struct store_msg *m);
 int store_msgs_after(struct store *s, const char *conv, int64_t after,
 		     store_msg_fn fn, void *arg, struct bot_err *err) BOT_WUR;
 
 /* Record feedback on message 'seq' of 'conv' (the last one counts).
- * BOT_ENOTFOUND when there is no such bot message. */
+ * 'helpful' is stored as 0 or 1.  BOT_ENOTFOUND when there is no such
+ * message or it is a citizen's. */
 int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
 		   time_t now, struct bot_err *err) BOT_WUR;
 
-/* Store a citizen's suggestion (intent 'vorschlag'), redacted text. */
+/* Store a citizen's suggestion (intent 'vorschlag'), redacted text.
+ * 'conv' and 'channel' may be NULL. */
 int store_suggestion(struct store *s, const char *conv, const char *channel,
 		     const char *text, time_t now, struct bot_err *err) BOT_WUR;
 
-/* Delete conversations (and everything in them) not updated since
- * 'before'; '*n' gets the number deleted.  Vacuums incrementally. */
+/*
+ * Delete conversations (their messages and feedback) not updated since
+ * 'before', and suggestions created before 'before' (their text is a
+ * citizen's words, too); '*n' (may be NULL) gets the number of
+ * conversations deleted.  Deleted content is overwritten (secure_delete),
+ * the file shrinks (incremental vacuum) and the WAL is checkpointed and
+ * truncated, so purged text is gone from the files when this returns 0.
+ * BOT_EINVAL inside a transaction.
+ */
 int store_purge(struct store *s, time_t before, int64_t *n,
 		struct bot_err *err) BOT_WUR;
 
-/* Counts for /healthz and tests. */
+/* Rows in 'table' ("conversations", "messages", "feedback",
+ * "suggestions") for /healthz and tests; -1 on error or unknown table. */
 int64_t store_count(struct store *s, const char *table);
 
 #endif /* STORE_H */

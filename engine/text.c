@@ -31,6 +31,8 @@
 #define CPD_MAX_WORD 63		/* longer ones neither (not German words) */
 #define CPD_MIN_PART 3
 #define CPD_MAX_PARTS 4
+#define CPD_PREFIX_MIN 6	/* a known beginning counts from this length */
+#define CPD_PREFIX_REST 4	/* ... when at least this much is left */
 #define CPD_MAX_TAIL_STEMS 6	/* Snowball calls allowed per compound */
 #define THESAURUS_WEIGHT 0.7f
 #define THESAURUS_MAX_BYTES (64u << 20)
@@ -1904,12 +1906,29 @@ static void cpd_tails(struct text *t, struct cpd_state *st, const char *w,
 	}
 }
 
-/* Split folded 'w' into 2..4 vocabulary parts; the number of parts or 0. */
+/*
+ * No cover at all: a long known beginning still names what the word is
+ * about ("Einbürgerungs|beratung": the topic is in the first part, and the
+ * unknown rest says which aspect).  Returns where that beginning ends, or 0.
+ */
+static size_t cpd_known_prefix(const struct cpd_state *st, size_t n)
+{
+	size_t i;
+
+	for (i = n - CPD_PREFIX_REST; i >= CPD_PREFIX_MIN; i--)
+		if (st[i].ok && st[i].parts >= 1)
+			return i;
+	return 0;
+}
+
+/* Split folded 'w' into 2..4 vocabulary parts, or (with 'prefix', after
+ * typo tolerance found nothing) a known beginning of at least
+ * CPD_PREFIX_MIN letters; the number of parts or 0. */
 static size_t cpd_split(struct text *t, const char *w, size_t n,
-			struct cpd_part *parts)
+			struct cpd_part *parts, int prefix)
 {
 	struct cpd_state st[CPD_MAX_WORD + 1];
-	size_t i, k;
+	size_t i, k, end;
 
 	if (!t->parts.slot || n < CPD_MIN_WORD || n > CPD_MAX_WORD)
 		return 0;
@@ -1920,16 +1939,20 @@ static size_t cpd_split(struct text *t, const char *w, size_t n,
 			cpd_walk(t, st, w, n, i);
 	if (!st[n].ok)
 		cpd_tails(t, st, w, n);
-	if (!st[n].ok || st[n].parts < 2)
+	if (st[n].ok && st[n].parts >= 2)
+		end = n;
+	else
+		end = prefix ? cpd_known_prefix(st, n) : 0;
+	if (!end)
 		return 0;
-	k = st[n].parts;
-	for (i = n; k > 0; i = st[i].from) {
+	k = st[end].parts;
+	for (i = end; k > 0; i = st[i].from) {
 		k--;
 		parts[k].start = st[i].from;
 		parts[k].end = st[i].end;
 		parts[k].id = st[i].id;
 	}
-	return st[n].parts;
+	return st[end].parts;
 }
 
 /* ---- analysis ------------------------------------------------------------ */
@@ -1948,14 +1971,15 @@ static const char *pool_add(struct text_tokens *out, const char *s, size_t n)
 	return p;
 }
 
-static int tok_parts(struct text *t, struct text_tokens *out, size_t whole)
+static int tok_parts(struct text *t, struct text_tokens *out, size_t whole,
+		     int prefix)
 {
 	struct cpd_part parts[CPD_MAX_PARTS];
 	struct text_token *tk = &out->tok[whole], *pt;
 	const char *stem;
 	size_t np, k, n = strlen(tk->word);
 
-	np = cpd_split(t, tk->word, n, parts);
+	np = cpd_split(t, tk->word, n, parts, prefix);
 	if (!np || out->n + np > TEXT_MAX_TOKENS)
 		return 0;
 	tk->flags |= TEXT_COMPOUND;
@@ -2027,9 +2051,11 @@ static int tok_unknown(struct text *t, struct text_tokens *out, size_t idx,
 	}
 	if (tk->flags & TEXT_NUMBER)
 		return 0;
-	rc = tok_parts(t, out, idx);
+	rc = tok_parts(t, out, idx, 0);
 	if (!rc)
 		tok_typo(t, tk);
+	if (!rc && tk->vocab < 0)
+		rc = tok_parts(t, out, idx, 1);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -1,0 +1,881 @@
+/*
+ * store.c - the SQLite database behind store.h: pragmas for a server
+ * process, schema migrations keyed on PRAGMA user_version, and one
+ * prepared statement per query, prepared in store_open() and reused.
+ */
+#include "bot.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sqlite3.h>
+
+#include "banned.h"
+
+/*
+ * Schema migrations: entry i takes the database from user_version i to
+ * i + 1.  Append new entries; never edit one that has shipped.
+ * auto_vacuum is set before migration 1 creates the first table (it
+ * cannot be switched on later without a full VACUUM).
+ */
+static const char *const store_migrations[] = {
+	/* 1: conversations, messages, feedback, suggestions */
+	"CREATE TABLE conversations ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  last_seq INTEGER NOT NULL DEFAULT 0,"
+	"  state BLOB);"
+	"CREATE INDEX conversations_updated ON conversations(updated);"
+	"CREATE TABLE messages ("
+	"  conv TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  role TEXT NOT NULL"
+	"    CHECK (role IN ('citizen', 'bot', 'agent', 'system')),"
+	"  client_id TEXT, text TEXT, intent TEXT, service TEXT, office TEXT,"
+	"  confidence REAL, handoff_reason TEXT, payload TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (conv, seq));"
+	"CREATE UNIQUE INDEX messages_client_id ON messages(conv, client_id)"
+	"  WHERE client_id IS NOT NULL;"
+	"CREATE INDEX messages_created ON messages(created);"
+	"CREATE TABLE feedback ("
+	"  conv TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  helpful INTEGER NOT NULL, created INTEGER NOT NULL,"
+	"  PRIMARY KEY (conv, seq),"
+	"  FOREIGN KEY (conv, seq) REFERENCES messages(conv, seq)"
+	"    ON DELETE CASCADE);"
+	"CREATE TABLE suggestions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conv TEXT, channel TEXT, text TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX suggestions_created ON suggestions(created);",
+};
+
+#define STORE_SCHEMA_VERSION ((int)BOT_ARRAY_SIZE(store_migrations))
+
+/*
+ * Per connection settings.  secure_delete overwrites deleted rows so a
+ * purge leaves no transcript text in free pages (GDPR erasure);
+ * journal_size_limit keeps the WAL from staying large after a burst.
+ */
+static const char store_pragmas[] =
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA foreign_keys=ON;"
+	"PRAGMA temp_store=MEMORY;"
+	"PRAGMA secure_delete=ON;"
+	"PRAGMA journal_size_limit=16777216;";
+
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_CONV_NEW,
+	ST_CONV_GET,
+	ST_CONV_SET_STATE,
+	ST_CONV_GET_STATE,
+	ST_CONV_BUMP,
+	ST_MSG_BY_CLIENT,
+	ST_MSG_ADD,
+	ST_MSG_NEXT,
+	ST_MSG_AFTER,
+	ST_MSG_ROLE,
+	ST_FEEDBACK,
+	ST_SUGGESTION,
+	ST_PURGE_CONV,
+	ST_PURGE_SUGG,
+	ST_VACUUM,
+	ST_CHECKPOINT,
+	ST_COUNT_CONV,
+	ST_COUNT_MSG,
+	ST_COUNT_FEEDBACK,
+	ST_COUNT_SUGG,
+	ST_NUM
+};
+
+static const char *const store_sql[ST_NUM] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_CONV_NEW] = "INSERT INTO conversations (id, channel, created,"
+		" updated, last_seq) VALUES (?1, ?2, ?3, ?3, 0)",
+	[ST_CONV_GET] = "SELECT last_seq FROM conversations WHERE id = ?1",
+	[ST_CONV_SET_STATE] = "UPDATE conversations SET state = ?2"
+		" WHERE id = ?1",
+	[ST_CONV_GET_STATE] = "SELECT state FROM conversations WHERE id = ?1",
+	[ST_CONV_BUMP] = "UPDATE conversations SET last_seq = last_seq + 1,"
+		" updated = ?2 WHERE id = ?1 RETURNING last_seq",
+	[ST_MSG_BY_CLIENT] = "SELECT seq FROM messages"
+		" WHERE conv = ?1 AND client_id = ?2",
+	[ST_MSG_ADD] = "INSERT INTO messages (conv, seq, role, client_id,"
+		" text, intent, service, office, confidence, handoff_reason,"
+		" payload, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_MSG_NEXT] = "SELECT seq, role = 'citizen' FROM messages"
+		" WHERE conv = ?1 AND seq > ?2 ORDER BY seq",
+	[ST_MSG_AFTER] = "SELECT seq, role, client_id, text, intent, service,"
+		" office, confidence, handoff_reason, payload, created"
+		" FROM messages WHERE conv = ?1 AND seq > ?2 ORDER BY seq",
+	[ST_MSG_ROLE] = "SELECT role FROM messages WHERE conv = ?1 AND seq = ?2",
+	[ST_FEEDBACK] = "INSERT INTO feedback (conv, seq, helpful, created)"
+		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (conv, seq) DO UPDATE"
+		" SET helpful = excluded.helpful, created = excluded.created",
+	[ST_SUGGESTION] = "INSERT INTO suggestions (conv, channel, text,"
+		" created) VALUES (?1, ?2, ?3, ?4)",
+	[ST_PURGE_CONV] = "DELETE FROM conversations WHERE updated < ?1",
+	[ST_PURGE_SUGG] = "DELETE FROM suggestions WHERE created < ?1",
+	[ST_VACUUM] = "PRAGMA incremental_vacuum",
+	[ST_CHECKPOINT] = "PRAGMA wal_checkpoint(TRUNCATE)",
+	[ST_COUNT_CONV] = "SELECT count(*) FROM conversations",
+	[ST_COUNT_MSG] = "SELECT count(*) FROM messages",
+	[ST_COUNT_FEEDBACK] = "SELECT count(*) FROM feedback",
+	[ST_COUNT_SUGG] = "SELECT count(*) FROM suggestions",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_NUM];
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Make a statement reusable and drop its bindings (so no pointer into a
+ * caller's string outlives the call). */
+static void store_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static int store_dberr(struct store *s, struct bot_err *err, const char *what,
+		       const char *subject)
+{
+	if (subject)
+		return bot_fail(err, BOT_EDB, "%s '%s': %s", what, subject,
+				sqlite3_errmsg(s->db));
+	return bot_fail(err, BOT_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (!v)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Step a statement that returns no rows (or whose rows do not matter). */
+static int store_run(sqlite3_stmt *st)
+{
+	int rc;
+
+	do
+		rc = sqlite3_step(st);
+	while (rc == SQLITE_ROW);
+	store_done(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ---- opening, schema ------------------------------------------------------ */
+
+static int store_get_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int store_set_wal(struct store *s, const char *path,
+			 struct bot_err *err)
+{
+	sqlite3_stmt *st;
+	const unsigned char *mode;
+	int ok;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
+			       NULL) != SQLITE_OK)
+		return store_dberr(s, err, "cannot open database", path);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		store_dberr(s, err, "cannot open database", path);
+		sqlite3_finalize(st);
+		return BOT_EDB;
+	}
+	mode = sqlite3_column_text(st, 0);
+	ok = mode && !strcmp((const char *)mode, "wal");
+	sqlite3_finalize(st);
+	if (!ok)
+		return bot_fail(err, BOT_EDB,
+				"cannot use WAL journal for database '%s'",
+				path);
+	return BOT_OK;
+}
+
+static int store_migrate_one(struct store *s, const char *path, int to,
+			     struct bot_err *err)
+{
+	char sql[64];
+
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_dberr(s, err, "cannot migrate database", path);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", to);
+	if (sqlite3_exec(s->db, store_migrations[to - 1], NULL, NULL,
+			 NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		bot_fail(err, BOT_EDB,
+			 "cannot migrate database '%s' to schema version %d: %s",
+			 path, to, sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return BOT_EDB;
+	}
+	return BOT_OK;
+}
+
+static int store_migrate(struct store *s, const char *path,
+			 struct bot_err *err)
+{
+	int version = 0, rc;
+
+	if (store_get_int(s->db, "PRAGMA user_version", &version) != SQLITE_OK)
+		return store_dberr(s, err, "cannot open database", path);
+	if (version > STORE_SCHEMA_VERSION)
+		return bot_fail(err, BOT_EDB,
+				"database '%s' has schema version %d, but this "
+				"amtsbot knows only versions up to %d: "
+				"use a newer amtsbot", path, version,
+				STORE_SCHEMA_VERSION);
+	while (version < STORE_SCHEMA_VERSION) {
+		rc = store_migrate_one(s, path, ++version, err);
+		if (rc)
+			return rc;
+	}
+	return BOT_OK;
+}
+
+static int store_setup(struct store *s, const char *path, struct bot_err *err)
+{
+	int i, rc;
+
+	/* The first statement reads the file: a file that is no database
+	 * fails here with "file is not a database". */
+	if (sqlite3_exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return store_dberr(s, err, "cannot open database", path);
+	rc = store_set_wal(s, path, err);
+	if (rc)
+		return rc;
+	if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK ||
+	    sqlite3_exec(s->db, store_pragmas, NULL, NULL, NULL) != SQLITE_OK)
+		return store_dberr(s, err, "cannot configure database", path);
+	rc = store_migrate(s, path, err);
+	if (rc)
+		return rc;
+	for (i = 0; i < ST_NUM; i++)
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK)
+			return bot_fail(err, BOT_EDB,
+					"cannot prepare '%s' for database '%s': %s",
+					store_sql[i], path,
+					sqlite3_errmsg(s->db));
+	return BOT_OK;
+}
+
+struct store *store_open(const char *path, struct bot_err *err)
+{
+	struct store *s;
+	int rc;
+
+	s = bot_calloc(1, sizeof(*s));
+	if (!s) {
+		bot_fail(err, BOT_ENOMEM, "cannot open database '%s': out of memory",
+			 path);
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (s->db)
+			store_dberr(s, err, "cannot open database", path);
+		else
+			bot_fail(err, BOT_ENOMEM,
+				 "cannot open database '%s': out of memory",
+				 path);
+		store_close(&s);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	if (store_setup(s, path, err)) {
+		store_close(&s);
+		return NULL;
+	}
+	return s;
+}
+
+void store_close(struct store **sp)
+{
+	struct store *s = *sp;
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < ST_NUM; i++)
+		sqlite3_finalize(s->st[i]);
+	/* An open transaction is rolled back by sqlite3_close(). */
+	sqlite3_close(s->db);
+	bot_free(s);
+	*sp = NULL;
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+int store_in_transaction(const struct store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
+}
+
+int store_begin(struct store *s, struct bot_err *err)
+{
+	if (store_in_transaction(s))
+		return BOT_OK;
+	if (store_run(s->st[ST_BEGIN]) != SQLITE_OK)
+		return store_dberr(s, err, "cannot begin transaction", NULL);
+	return BOT_OK;
+}
+
+void store_rollback(struct store *s)
+{
+	if (store_in_transaction(s))
+		store_run(s->st[ST_ROLLBACK]);
+}
+
+int store_commit(struct store *s, struct bot_err *err)
+{
+	int rc;
+
+	if (!store_in_transaction(s))
+		return BOT_OK;
+	if (store_run(s->st[ST_COMMIT]) == SQLITE_OK)
+		return BOT_OK;
+	rc = store_dberr(s, err, "cannot commit transaction", NULL);
+	store_rollback(s);
+	return rc;
+}
+
+/*
+ * Writes of several statements get their own transaction unless the
+ * caller has one open; '*own' says whether we started it.
+ */
+static int store_tx_enter(struct store *s, int *own, struct bot_err *err)
+{
+	*own = !store_in_transaction(s);
+	return *own ? store_begin(s, err) : BOT_OK;
+}
+
+static int store_tx_leave(struct store *s, int own, int rc,
+			  struct bot_err *err)
+{
+	if (!own)
+		return rc;
+	if (rc) {
+		store_rollback(s);
+		return rc;
+	}
+	return store_commit(s, err);
+}
+
+/* ---- conversations ---------------------------------------------------------- */
+
+static int store_random_id(char *id, struct bot_err *err)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[STORE_ID_LEN / 2];
+	size_t got = 0;
+	ssize_t n;
+	size_t i;
+
+	while (got < sizeof(raw)) {
+		n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bot_fail(err, BOT_EIO,
+					"cannot make conversation id: %s",
+					strerror(errno));
+		got += (size_t)n;
+	}
+	for (i = 0; i < sizeof(raw); i++) {
+		id[2 * i] = hex[raw[i] >> 4];
+		id[2 * i + 1] = hex[raw[i] & 15];
+	}
+	id[STORE_ID_LEN] = '\0';
+	return BOT_OK;
+}
+
+int store_conv_new(struct store *s, const char *channel, time_t now,
+		   char *id, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_NEW];
+	int rc;
+
+	if (!channel)
+		return bot_fail(err, BOT_EINVAL,
+				"cannot create conversation: no channel");
+	rc = store_random_id(id, err);
+	if (rc)
+		return rc;
+	bind_text(st, 1, id);
+	bind_text(st, 2, channel);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot create conversation on channel",
+				   channel);
+	return BOT_OK;
+}
+
+int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
+		      struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_GET];
+	int rc;
+
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && last_seq)
+		*last_seq = sqlite3_column_int64(st, 0);
+	store_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return -store_dberr(s, err, "cannot look up conversation", id);
+}
+
+int store_conv_set_state(struct store *s, const char *id, const void *state,
+			 size_t len, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_SET_STATE];
+
+	if (len > (size_t)INT32_MAX)
+		return bot_fail(err, BOT_ENOMEM,
+				"cannot save state of conversation '%s': "
+				"%zu bytes is too large", id, len);
+	bind_text(st, 1, id);
+	if (state && len)
+		sqlite3_bind_blob(st, 2, state, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot save state of conversation",
+				   id);
+	if (sqlite3_changes(s->db) == 0)
+		return bot_fail(err, BOT_ENOTFOUND,
+				"cannot save state of conversation '%s': "
+				"no such conversation", id);
+	return BOT_OK;
+}
+
+int store_conv_get_state(struct store *s, const char *id, void *state,
+			 size_t size, size_t *len, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_GET_STATE];
+	const void *blob;
+	size_t n;
+	int rc;
+
+	*len = 0;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		store_done(st);
+		return bot_fail(err, BOT_ENOTFOUND,
+				"cannot load state of conversation '%s': "
+				"no such conversation", id);
+	}
+	if (rc != SQLITE_ROW) {
+		rc = store_dberr(s, err, "cannot load state of conversation", id);
+		store_done(st);
+		return rc;
+	}
+	blob = sqlite3_column_blob(st, 0);
+	n = (size_t)sqlite3_column_bytes(st, 0);
+	if (blob && n)
+		memcpy(state, blob, n < size ? n : size);
+	*len = blob ? n : 0;
+	store_done(st);
+	return BOT_OK;
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static int store_role_ok(const char *role)
+{
+	static const char *const roles[] = { "citizen", "bot", "agent", "system" };
+	size_t i;
+
+	for (i = 0; role && i < BOT_ARRAY_SIZE(roles); i++)
+		if (!strcmp(role, roles[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 and '*seq' when (conv, client_id) is stored, 0 when not, <0 on error. */
+static int store_find_client(struct store *s, const char *conv,
+			     const char *client_id, int64_t *seq)
+{
+	sqlite3_stmt *st = s->st[ST_MSG_BY_CLIENT];
+	int rc;
+
+	bind_text(st, 1, conv);
+	bind_text(st, 2, client_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	store_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Take the next seq of 'm->conv' and touch its updated time. */
+static int store_next_seq(struct store *s, struct store_msg *m,
+			  struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_BUMP];
+	int rc;
+
+	bind_text(st, 1, m->conv);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)m->created);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		m->seq = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	store_done(st);
+	if (rc == SQLITE_DONE && m->seq > 0)
+		return BOT_OK;
+	if (rc == SQLITE_DONE)
+		return bot_fail(err, BOT_ENOTFOUND,
+				"cannot store message in conversation '%s': "
+				"no such conversation", m->conv);
+	return store_dberr(s, err, "cannot store message in conversation",
+			   m->conv);
+}
+
+static int store_insert_msg(struct store *s, const struct store_msg *m,
+			    struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_MSG_ADD];
+
+	bind_text(st, 1, m->conv);
+	sqlite3_bind_int64(st, 2, m->seq);
+	bind_text(st, 3, m->role);
+	bind_text(st, 4, m->client_id);
+	bind_text(st, 5, m->text);
+	bind_text(st, 6, m->intent);
+	bind_text(st, 7, m->service);
+	bind_text(st, 8, m->office);
+	sqlite3_bind_double(st, 9, m->confidence);
+	bind_text(st, 10, m->handoff_reason);
+	bind_text(st, 11, m->payload);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)m->created);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot store message in conversation",
+				   m->conv);
+	return BOT_OK;
+}
+
+int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err)
+{
+	int own, rc;
+
+	m->seq = 0;
+	m->duplicate = 0;
+	if (!m->conv || !store_role_ok(m->role))
+		return bot_fail(err, BOT_EINVAL,
+				"cannot store message in conversation '%s': "
+				"bad role '%s'", m->conv ? m->conv : "",
+				m->role ? m->role : "");
+	if (!m->created)
+		m->created = time(NULL);
+	if (m->client_id) {
+		rc = store_find_client(s, m->conv, m->client_id, &m->seq);
+		if (rc < 0)
+			return store_dberr(s, err, "cannot store message in "
+					   "conversation", m->conv);
+		if (rc > 0) {
+			m->duplicate = 1;
+			return BOT_OK;
+		}
+	}
+	rc = store_tx_enter(s, &own, err);
+	if (rc)
+		return rc;
+	rc = store_next_seq(s, m, err);
+	if (!rc)
+		rc = store_insert_msg(s, m, err);
+	rc = store_tx_leave(s, own, rc, err);
+	if (rc)
+		m->seq = 0;
+	return rc;
+}
+
+/* The reply to citizen message 'seq': the next message unless it is a
+ * citizen's.  0 when there is none yet, <0 on error. */
+static int64_t store_reply_seq(struct store *s, const char *conv, int64_t seq)
+{
+	sqlite3_stmt *st = s->st[ST_MSG_NEXT];
+	int64_t reply = 0;
+	int rc;
+
+	bind_text(st, 1, conv);
+	sqlite3_bind_int64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && !sqlite3_column_int(st, 1))
+		reply = sqlite3_column_int64(st, 0);
+	store_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return reply;
+}
+
+int store_msg_seen(struct store *s, const char *conv, const char *client_id,
+		   int64_t *reply_seq, struct bot_err *err)
+{
+	int64_t seq = 0, reply;
+	int rc;
+
+	if (reply_seq)
+		*reply_seq = 0;
+	if (!conv || !client_id)
+		return 0;
+	rc = store_find_client(s, conv, client_id, &seq);
+	if (rc < 0)
+		return -store_dberr(s, err, "cannot look up message in "
+				    "conversation", conv);
+	if (rc == 0)
+		return 0;
+	reply = store_reply_seq(s, conv, seq);
+	if (reply < 0)
+		return -store_dberr(s, err, "cannot look up reply in "
+				    "conversation", conv);
+	if (reply_seq)
+		*reply_seq = reply;
+	return 1;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static void store_row_msg(sqlite3_stmt *st, const char *conv,
+			  struct store_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->conv = conv;
+	m->seq = sqlite3_column_int64(st, 0);
+	m->role = col_text(st, 1);
+	m->client_id = col_text(st, 2);
+	m->text = col_text(st, 3);
+	m->intent = col_text(st, 4);
+	m->service = col_text(st, 5);
+	m->office = col_text(st, 6);
+	m->confidence = sqlite3_column_double(st, 7);
+	m->handoff_reason = col_text(st, 8);
+	m->payload = col_text(st, 9);
+	m->created = (time_t)sqlite3_column_int64(st, 10);
+}
+
+int store_msgs_after(struct store *s, const char *conv, int64_t after,
+		     store_msg_fn fn, void *arg, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_MSG_AFTER];
+	struct store_msg m;
+	int rc;
+
+	bind_text(st, 1, conv);
+	sqlite3_bind_int64(st, 2, after);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_row_msg(st, conv, &m);
+		if (fn(arg, &m)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		rc = store_dberr(s, err, "cannot read messages of conversation",
+				 conv);
+		store_done(st);
+		return rc;
+	}
+	store_done(st);
+	return BOT_OK;
+}
+
+/* ---- feedback, suggestions ------------------------------------------------------- */
+
+/* 1 when message 'seq' of 'conv' exists and is not a citizen's. */
+static int store_is_reply(struct store *s, const char *conv, int64_t seq)
+{
+	sqlite3_stmt *st = s->st[ST_MSG_ROLE];
+	int rc, ok = 0;
+
+	bind_text(st, 1, conv);
+	sqlite3_bind_int64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ok = strcmp(col_text(st, 0), "citizen") != 0;
+	store_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return ok;
+}
+
+int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
+		   time_t now, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_FEEDBACK];
+	int rc;
+
+	rc = store_is_reply(s, conv, seq);
+	if (rc < 0)
+		return store_dberr(s, err, "cannot store feedback in conversation",
+				   conv);
+	if (rc == 0)
+		return bot_fail(err, BOT_ENOTFOUND,
+				"cannot store feedback in conversation '%s': "
+				"no answer %lld", conv, (long long)seq);
+	bind_text(st, 1, conv);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int(st, 3, helpful != 0);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot store feedback in conversation",
+				   conv);
+	return BOT_OK;
+}
+
+int store_suggestion(struct store *s, const char *conv, const char *channel,
+		     const char *text, time_t now, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_SUGGESTION];
+
+	if (!text)
+		return bot_fail(err, BOT_EINVAL, "cannot store suggestion: no text");
+	bind_text(st, 1, conv);
+	bind_text(st, 2, channel);
+	bind_text(st, 3, text);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot store suggestion", NULL);
+	return BOT_OK;
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+static int store_purge_rows(struct store *s, time_t before, int64_t *n,
+			    struct bot_err *err)
+{
+	int rc;
+
+	rc = store_begin(s, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s->st[ST_PURGE_CONV], 1, (sqlite3_int64)before);
+	if (store_run(s->st[ST_PURGE_CONV]) != SQLITE_OK)
+		goto fail;
+	/* Direct deletes only: cascaded messages are not counted. */
+	*n = sqlite3_changes64(s->db);
+	sqlite3_bind_int64(s->st[ST_PURGE_SUGG], 1, (sqlite3_int64)before);
+	if (store_run(s->st[ST_PURGE_SUGG]) != SQLITE_OK)
+		goto fail;
+	return store_commit(s, err);
+fail:
+	rc = store_dberr(s, err, "cannot purge old conversations", NULL);
+	store_rollback(s);
+	return rc;
+}
+
+/* Copy the WAL into the database and truncate it to zero bytes. */
+static int store_checkpoint(struct store *s, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CHECKPOINT];
+	int rc, busy = 0;
+
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		busy = sqlite3_column_int(st, 0);
+	if (rc != SQLITE_ROW) {
+		rc = store_dberr(s, err, "cannot checkpoint database", NULL);
+		store_done(st);
+		return rc;
+	}
+	store_done(st);
+	if (busy)
+		return bot_fail(err, BOT_EDB, "cannot checkpoint database: "
+				"another connection is reading it");
+	return BOT_OK;
+}
+
+int store_purge(struct store *s, time_t before, int64_t *n,
+		struct bot_err *err)
+{
+	int64_t count = 0;
+	int rc;
+
+	if (n)
+		*n = 0;
+	if (store_in_transaction(s))
+		return bot_fail(err, BOT_EINVAL, "cannot purge old conversations: "
+				"a transaction is open");
+	rc = store_purge_rows(s, before, &count, err);
+	if (rc)
+		return rc;
+	if (n)
+		*n = count;
+	/* Give freed pages back to the file system, then copy the WAL into
+	 * the database and truncate it: its old frames still hold the
+	 * deleted text. */
+	if (store_run(s->st[ST_VACUUM]) != SQLITE_OK)
+		return store_dberr(s, err, "cannot vacuum database", NULL);
+	return store_checkpoint(s, err);
+}
+
+int64_t store_count(struct store *s, const char *table)
+{
+	static const struct {
+		const char *name;
+		enum store_stmt st;
+	} tables[] = {
+		{ "conversations", ST_COUNT_CONV },
+		{ "messages", ST_COUNT_MSG },
+		{ "feedback", ST_COUNT_FEEDBACK },
+		{ "suggestions", ST_COUNT_SUGG },
+	};
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+	size_t i;
+
+	for (i = 0; table && i < BOT_ARRAY_SIZE(tables); i++)
+		if (!strcmp(table, tables[i].name))
+			st = s->st[tables[i].st];
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	store_done(st);
+	return n;
+}
