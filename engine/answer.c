@@ -271,14 +271,16 @@ static int field_value(const struct answer_ctx *ctx, const struct tag *t,
 	return f ? f->fn(ctx, out) : BOT_OK;
 }
 
-static int field_set(const struct answer_ctx *ctx, const struct tag *t)
+/* Render the field at the end of 'out' to see whether it has a value,
+ * then take it back: no allocation for a section test. */
+static int field_set(const struct answer_ctx *ctx, const struct tag *t,
+		     struct strbuf *out)
 {
-	struct strbuf sb;
+	size_t len = out->len;
 	int set;
 
-	strbuf_init(&sb, 1u << 16);
-	set = !field_value(ctx, t, &sb) && sb.len > 0;
-	strbuf_release(&sb);
+	set = !field_value(ctx, t, out) && out->len > len;
+	strbuf_setlen(out, len);
 	return set;
 }
 
@@ -302,7 +304,7 @@ static int render(const char *p, const char *end, const struct answer_ctx *ctx,
 		inner_end = section_end(p, end, &t, &c);
 		if (!inner_end)
 			inner_end = end;
-		if (depth < MAX_DEPTH && field_set(ctx, &t) == (t.kind == '#') &&
+		if (depth < MAX_DEPTH && field_set(ctx, &t, out) == (t.kind == '#') &&
 		    render(p, inner_end, ctx, out, depth + 1))
 			return BOT_ENOMEM;
 		p = inner_end < end ? c.end : end;
@@ -312,10 +314,12 @@ static int render(const char *p, const char *end, const struct answer_ctx *ctx,
 	return BOT_OK;
 }
 
-/* Drop blank lines and trailing spaces that empty sections leave. */
-static int tidy(const char *s, size_t len, struct strbuf *out)
+/* Drop blank lines and trailing spaces that empty sections leave, in
+ * place, in out->buf[start ..]; the text only ever gets shorter. */
+static void tidy(struct strbuf *out, size_t start)
 {
-	const char *p = s, *end = s + len, *nl, *e;
+	char *buf = out->buf + start, *end = out->buf + out->len;
+	char *p = buf, *w = buf, *nl, *e;
 
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -325,34 +329,32 @@ static int tidy(const char *s, size_t len, struct strbuf *out)
 		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 			e--;
 		if (e > p) {
-			if (out->len && strbuf_addch(out, '\n'))
-				return BOT_ENOMEM;
-			if (strbuf_add(out, p, (size_t)(e - p)))
-				return BOT_ENOMEM;
+			if (w > buf)
+				*w++ = '\n';
+			memmove(w, p, (size_t)(e - p));
+			w += e - p;
 		}
 		p = nl + 1;
 	}
-	return BOT_OK;
+	strbuf_setlen(out, (size_t)(w - out->buf));
 }
 
 int answer_render(const char *tmpl, const struct answer_ctx *ctx,
 		  struct strbuf *out)
 {
-	struct strbuf raw, tidied;
+	size_t start = out->len;
 	int rc;
 
 	if (!tmpl)
 		return BOT_OK;
-	strbuf_init(&raw, 1u << 20);
-	strbuf_init(&tidied, 1u << 20);
-	rc = render(tmpl, tmpl + strlen(tmpl), ctx, &raw, 0);
-	if (!rc)
-		rc = tidy(strbuf_str(&raw), raw.len, &tidied);
-	if (!rc)
-		rc = strbuf_add(out, strbuf_str(&tidied), tidied.len);
-	strbuf_release(&raw);
-	strbuf_release(&tidied);
-	return rc;
+	rc = render(tmpl, tmpl + strlen(tmpl), ctx, out, 0);
+	if (rc) {
+		strbuf_setlen(out, start);
+		return rc;
+	}
+	if (out->buf)
+		tidy(out, start);
+	return BOT_OK;
 }
 
 int answer_check(const char *tmpl, char *msg, size_t size)

@@ -68,10 +68,20 @@ struct postings {
 	int n, alloc;
 };
 
+#define DG_MAX 16		/* starting letter pairs kept per pattern */
+
+/* A compiled pattern and the letter pairs one of which must start a word
+ * of the message for it to match at all (n_dg == 0: no such filter). */
+struct cpattern {
+	pcre2_code *re;
+	uint16_t dg[DG_MAX];
+	uint8_t n_dg;
+};
+
 struct cintent {
 	/* One code per pattern: an alternation of all of them would lose
 	 * PCRE2's start-of-match optimisations and run several times slower. */
-	pcre2_code **re;
+	struct cpattern *re;
 	size_t n;
 };
 
@@ -104,6 +114,7 @@ struct match {
 	size_t n_touched;
 	int skip_ex;		/* example left out (leave-one-out check), -1 none */
 	uint32_t gen;
+	uint64_t dg[16];	/* letter pairs that start a word of the message */
 	float qw[TEXT_MAX_TOKENS];	/* per token: weight for intent scoring */
 	int used[TEXT_MAX_TOKENS];	/* per token: consumed by an entity */
 };
@@ -677,6 +688,115 @@ static void pattern_error(struct kb *diag_kb, struct bot_err *err,
  * Unicode tables (PCRE2_UCP makes JIT code several times slower). */
 static const uint32_t re_flags = PCRE2_UTF | PCRE2_CASELESS;
 
+/* ---- pattern prefilter -------------------------------------------------- */
+
+static int dg_char(int c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 1;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A' + 1;
+	if (c >= '0' && c <= '9')
+		return 27 + (c - '0') % 5;
+	return -1;
+}
+
+static int dg_of(const char *p)
+{
+	int a = dg_char((unsigned char)p[0]), b = dg_char((unsigned char)p[1]);
+
+	if (a < 0 || b < 0 || (p[2] && strchr("?*{", p[2])))
+		return -1;
+	return a * 32 + b;
+}
+
+/* The letter pairs that start the alternatives of a group at 'p' (just
+ * after its '('); -1 when an alternative does not start with two letters. */
+static int dg_group(const char *p, struct cpattern *cp)
+{
+	int depth = 0, d;
+
+	if (p[0] == '?' && p[1] == ':')
+		p += 2;
+	for (;;) {
+		d = dg_of(p);
+		if (d < 0 || cp->n_dg == DG_MAX)
+			return -1;
+		cp->dg[cp->n_dg++] = (uint16_t)d;
+		for (; *p; p++) {
+			if (*p == '\\' && p[1]) {
+				p++;
+			} else if (*p == '(') {
+				depth++;
+			} else if (*p == ')' && depth-- == 0) {
+				return p[1] && strchr("?*{", p[1]) ? -1 : 0;
+			} else if (*p == '|' && depth == 0) {
+				p++;
+				break;
+			}
+		}
+		if (!*p)
+			return -1;
+	}
+}
+
+/*
+ * Patterns that start at a word boundary with literal letters or a group
+ * of literal alternatives can only match where one of those starts a word:
+ * remember the first two letters of each, so that match_run() skips the
+ * pattern for messages that have no such word.
+ */
+static void dg_prepare(const char *src, struct cpattern *cp)
+{
+	const char *p = src;
+
+	cp->n_dg = 0;
+	if (*p == '^')
+		p++;
+	else if (p[0] == '\\' && p[1] == 'b')
+		p += 2;
+	else
+		return;
+	if (p[0] == '\\' && p[1] == 'b')
+		p += 2;
+	if (*p == '(') {
+		if (dg_group(p + 1, cp) < 0)
+			cp->n_dg = 0;
+		return;
+	}
+	if (dg_of(p) >= 0)
+		cp->dg[cp->n_dg++] = (uint16_t)dg_of(p);
+}
+
+static void dg_scan(struct match *m)
+{
+	const char *p = m->tok->folded, *end = p + m->tok->folded_len;
+	int d;
+
+	memset(m->dg, 0, sizeof(m->dg));
+	while (p + 1 < end) {
+		d = dg_of(p);
+		if (d >= 0 && p[1] != ' ')
+			m->dg[d >> 6] |= 1ull << (d & 63);
+		p = memchr(p, ' ', (size_t)(end - p));
+		if (!p)
+			break;
+		p++;
+	}
+}
+
+static int dg_possible(const struct match *m, const struct cpattern *cp)
+{
+	size_t i;
+
+	if (!cp->n_dg)
+		return 1;
+	for (i = 0; i < cp->n_dg; i++)
+		if (m->dg[cp->dg[i] >> 6] & (1ull << (cp->dg[i] & 63)))
+			return 1;
+	return 0;
+}
+
 /* Compile the patterns with JIT; report every bad one with its position. */
 static int patterns_compile(struct match *m, struct kb *diag_kb,
 			    struct bot_err *err)
@@ -707,8 +827,17 @@ static int patterns_compile(struct match *m, struct kb *diag_kb,
 				bad = 1;
 				continue;
 			}
-			(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-			ci->re[ci->n++] = re;
+			if (pcre2_jit_compile(re, PCRE2_JIT_COMPLETE)) {
+				pcre2_code_free(re);
+				return bot_fail(err, BOT_EINVAL, "%s:%d:%d: intent "
+						"'%s': pattern cannot be JIT compiled",
+						in->patterns[j].pos.file,
+						in->patterns[j].pos.line,
+						in->patterns[j].pos.col, in->id);
+			}
+			ci->re[ci->n].re = re;
+			dg_prepare(in->patterns[j].src, &ci->re[ci->n]);
+			ci->n++;
 		}
 	}
 	return bad ? BOT_EPARSE : BOT_OK;
@@ -778,7 +907,7 @@ void match_free(struct match **mp)
 			size_t j;
 
 			for (j = 0; j < m->ci[i].n; j++)
-				pcre2_code_free(m->ci[i].re[j]);
+				pcre2_code_free(m->ci[i].re[j].re);
 			bot_free(m->ci[i].re);
 		}
 	bot_free(m->ci);
@@ -921,11 +1050,17 @@ static int pattern_hit(struct match *m, size_t ii)
 	const struct cintent *ci = &m->ci[ii];
 	size_t j;
 
-	/* the text was checked for valid UTF-8 once, in text_analyze() */
+	/*
+	 * pcre2_jit_match() skips the checks of pcre2_match(), which cost as
+	 * much as the match itself on a short message; the text was checked
+	 * for valid UTF-8 once, in text_analyze(), and every code is JIT
+	 * compiled (match_new() fails otherwise).
+	 */
 	for (j = 0; j < ci->n; j++)
-		if (pcre2_match(ci->re[j], (PCRE2_SPTR)m->tok->folded,
-				m->tok->folded_len, 0, PCRE2_NO_UTF_CHECK, m->md,
-				m->mctx) >= 0)
+		if (dg_possible(m, &ci->re[j]) &&
+		    pcre2_jit_match(ci->re[j].re, (PCRE2_SPTR)m->tok->folded,
+				    m->tok->folded_len, 0, 0, m->md,
+				    m->mctx) >= 0)
 			return 1;
 	return 0;
 }
@@ -1070,6 +1205,7 @@ int match_run(struct match *m, const char *text, size_t len,
 	if (rc)
 		return rc;
 	res->tokens = m->tok;
+	dg_scan(m);
 	separable_join(m);
 	m->gen++;
 	memset(m->used, 0, m->tok->n * sizeof(m->used[0]));

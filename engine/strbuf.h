@@ -35,6 +35,8 @@ int strbuf_add(struct strbuf *sb, const char *data, size_t len);
 int strbuf_adds(struct strbuf *sb, const char *s);
 int strbuf_addch(struct strbuf *sb, int c);
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...) BOT_PRINTF(2, 3);
+/* Cut the content to 'len' bytes (no-op when it is shorter). */
+void strbuf_setlen(struct strbuf *sb, size_t len);
 /* Current content as a C string ("" when empty). */
 const char *strbuf_str(const struct strbuf *sb);
 
