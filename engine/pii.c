@@ -571,8 +571,6 @@ static int phone_is_date(int plain, int groups, const size_t *g)
 	       (g[2] == 2 || g[2] == 4);
 }
 
-/* Starts with '+' or '0' (or "(0"), at least 7 and at most 17 digits
- * (E.164's 15 plus a "00" prefix and a "(0)"). */
 /* Find in '*p' the first digit of a number opened by "+", "0" or "(0";
  * returns 0 if there is none. */
 static int phone_start(const char *t, size_t len, size_t *p, int *plus)
@@ -584,33 +582,36 @@ static int phone_start(const char *t, size_t len, size_t *p, int *plus)
 	}
 	*plus = at(t, len, *p) == '+';
 	if (*plus)
-		(*p)++;
-	return is_digit(at(t, len, *p)) && (*plus || at(t, len, *p) == '0');
+		return is_digit(at(t, len, ++(*p)));
+	/* "0 Euro", "0,50": a national number has a prefix of 2+ digits */
+	return at(t, len, *p) == '0' && is_digit(at(t, len, *p + 1));
 }
 
+/*
+ * Starts with '+' or '0' (or "(0"), at least 7 and at most 17 digits
+ * (E.164's 15 plus a "00" prefix and a "(0)"); further digit groups
+ * ("0171 1234567 2 Personen") are left out, not a reason to give up.
+ */
 static size_t phone_at(const char *t, size_t len, size_t i)
 {
-	size_t p = i, end = 0, digits = 0, gsz[3] = { 0, 0, 0 }, g, q;
+	size_t p = i, end = 0, digits = 0, gsz[3] = { 0, 0, 0 }, g;
 	int plus, plain = 1, groups = 0;
 
 	if (!phone_start(t, len, &p, &plus))
 		return 0;
 	for (;;) {
-		for (g = 0; is_digit(at(t, len, p)); g++)
-			p++;
-		if (groups == 0 && !plus && g < 2)
-			return 0;
+		for (g = 0; is_digit(at(t, len, p + g)); g++)
+			;
+		if (digits + g > 17)
+			break;
 		if (groups < 3)
 			gsz[groups] = g;
 		groups++;
 		digits += g;
-		end = p;
-		if (digits > 17)
-			return 0;
-		q = phone_gap(t, len, p, &plain);
-		if (!q)
+		end = p + g;
+		p = phone_gap(t, len, end, &plain);
+		if (!p)
 			break;
-		p = q;
 	}
 	if (digits < 7 || (!plus && phone_is_date(plain, groups, gsz)))
 		return 0;

@@ -68,8 +68,12 @@ int store_commit(struct store *s, struct bot_err *err) BOT_WUR;
 void store_rollback(struct store *s);
 int store_in_transaction(const struct store *s);
 
-/* Create a conversation on 'channel' ("web", "messenger") with a fresh
- * random id written to 'id' (STORE_ID_LEN + 1 bytes). */
+/*
+ * Create a conversation on 'channel' ("web", "messenger") with a fresh id
+ * written to 'id' (STORE_ID_LEN + 1 bytes): 32 lowercase hex digits, the
+ * first 8 are 'now' (seconds, for index locality), the other 24 come from
+ * getrandom() (96 bits: unguessable).
+ */
 int store_conv_new(struct store *s, const char *channel, time_t now,
 		   char *id, struct bot_err *err) BOT_WUR;
 /* 1 when conversation 'id' exists (and fills '*last_seq'), 0 when not,
