@@ -349,6 +349,19 @@ static int token_usable(const struct text_token *t)
 	return t->vocab >= 0 && !(t->flags & (TEXT_STOP | TEXT_COMPOUND));
 }
 
+/* 1 when vocabulary word 'v' occurs in the message only as a joined
+ * separable verb. */
+static int joined_only(const struct match *m, int v)
+{
+	size_t j;
+
+	for (j = 0; j < m->tok->n; j++)
+		if (m->tok->tok[j].vocab == v &&
+		    !(m->tok->tok[j].flags & TEXT_JOINED))
+			return 0;
+	return 1;
+}
+
 /* Score of phrase 'ph' as found in the message: its weight, the weakest
  * token's weight, and a little for longer (more specific) phrases. */
 static float phrase_score(const struct match *m, const struct phrase *ph)
@@ -369,6 +382,8 @@ static float phrase_score(const struct match *m, const struct phrase *ph)
 		if (best < tw)
 			tw = best;
 	}
+	if (ph->n == 1 && joined_only(m, ph->ids[0]))
+		tw *= 0.5f;	/* "wie melde ich ihn an": the verb alone is no topic */
 	return ph->weight * tw * (0.85f + 0.05f * (float)ph->n);
 }
 
@@ -1187,6 +1202,7 @@ static void separable_join(struct match *m)
 		t->vocab = v;
 		t->weight = 1.0f;
 		t->flags &= (uint16_t)~(TEXT_FUZZY | TEXT_SYNONYM);
+		t->flags |= TEXT_JOINED;
 		return;
 	}
 }

@@ -29,6 +29,7 @@ enum text_flag {
 	TEXT_PART = 1 << 3,	/* a part of a split compound */
 	TEXT_SYNONYM = 1 << 4,	/* vocab found through a synonym */
 	TEXT_COMPOUND = 1 << 5,	/* a whole word that was split into parts */
+	TEXT_JOINED = 1 << 6,	/* verb joined with its separated particle (match.c) */
 };
 
 struct text_token {
