@@ -56,7 +56,7 @@ unit: $(UNIT_BIN)
 DEB_BUILD := build-essential pkg-config libpcre2-dev libyaml-dev libwebsockets-dev \
 	     libsqlite3-dev libjansson-dev libstemmer-dev libutf8proc-dev libssl-dev \
 	     openthesaurus-de-text tzdata
-DEB_TEST  := libcmocka-dev python3 sqlite3 chromium nodejs npm
+DEB_TEST  := libcmocka-dev python3 sqlite3 chromium
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 define apt_install
@@ -73,8 +73,12 @@ endef
 deps:
 	$(call apt_install,$(DEB_BUILD))
 
+# Node.js may come from Debian (nodejs + npm) or from a vendor package that
+# bundles npm and conflicts with Debian's npm: ask for the commands.
 deps-test: deps
 	$(call apt_install,$(DEB_TEST))
+	@command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	@if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then \
 		cd tests/browser && npm install --no-audit --no-fund --silent; fi
 
