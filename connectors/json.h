@@ -1,0 +1,88 @@
+/*
+ * json.h - the only module that touches jansson: parsing the frames
+ * citizens' clients send, and writing the JSON the server and
+ * 'amtsbot ask --json' send back.
+ *
+ * Writers append to a caller's strbuf (so connections can reuse their
+ * buffers) and return BOT_OK or BOT_ENOMEM (cap hit or no memory).
+ */
+#ifndef JSON_H
+#define JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "engine/bot.h"
+
+struct strbuf;
+struct reply;
+
+enum json_client_type {
+	JSON_HELLO = 1,
+	JSON_MESSAGE,
+	JSON_FEEDBACK,
+};
+
+/* Why a client frame was refused; the names are the protocol's codes. */
+enum json_client_error {
+	JSON_OK = 0,
+	JSON_BAD_JSON,		/* not JSON, not an object, wrong field types */
+	JSON_UNKNOWN_TYPE,
+	JSON_MISSING_TEXT,
+};
+
+#define JSON_CLIENT_ID_MAX 64
+
+/*
+ * One parsed client frame.  The strings point into the parsed document
+ * and are valid until json_client_release().
+ */
+struct json_client {
+	enum json_client_type type;
+	const char *conversation;	/* hello: NULL when null or absent */
+	int64_t last_seq;		/* hello: 0 when absent */
+	const char *id;			/* message: client id, NULL when absent */
+	const char *text;		/* message */
+	size_t text_len;
+	int64_t seq;			/* feedback */
+	int helpful;			/* feedback */
+	void *doc;			/* private */
+};
+
+/* Parse 'len' bytes (valid UTF-8 already checked by the caller).  On
+ * error nothing needs releasing. */
+enum json_client_error json_client_parse(const char *buf, size_t len,
+					 struct json_client *m) BOT_WUR;
+void json_client_release(struct json_client *m);
+
+/* The protocol's code for 'e': "bad_json" ... */
+const char *json_client_error_code(enum json_client_error e);
+
+/*
+ * The answer fields shared by the WebSocket and 'ask --json':
+ * intent, service, office, confidence (2 decimals), answer,
+ * sources [{title,url}], handoff, handoff_reason, alternatives
+ * [{intent,service,label,confidence}], quick_replies.
+ * With seq > 0 the object is a protocol frame: {"type":"answer","seq":N,
+ * "reply_to":ID or null, ...fields}.
+ */
+int json_reply_add(struct strbuf *sb, const struct reply *r, int64_t seq,
+		   const char *reply_to) BOT_WUR;
+/* The plain field object as a string owned by the caller; NULL on no
+ * memory.  Free with bot_free(). */
+char *json_reply_text(const struct reply *r) BOT_WUR;
+
+/* {"type":"welcome","conversation":ID,"seq":N} */
+int json_welcome_add(struct strbuf *sb, const char *conv, int64_t seq) BOT_WUR;
+/* {"type":"message","seq":N,"from":"citizen","id":ID,"text":TEXT} */
+int json_citizen_add(struct strbuf *sb, int64_t seq, const char *client_id,
+		     const char *text) BOT_WUR;
+/* {"type":"ok","seq":N} */
+int json_ok_add(struct strbuf *sb, int64_t seq) BOT_WUR;
+/* {"type":"error","code":CODE,"message":MESSAGE[,"reply_to":ID]};
+ * 'reply_to' (the client id of the message it concerns) may be NULL. */
+int json_error_add(struct strbuf *sb, const char *code, const char *message,
+		   const char *reply_to) BOT_WUR;
+/* A JSON string literal with quotes; 'len' bytes of valid UTF-8. */
+int json_str_add(struct strbuf *sb, const char *s, size_t len) BOT_WUR;
+
+#endif /* JSON_H */
