@@ -165,6 +165,12 @@ static int store_dberr(struct store *s, struct bot_err *err, const char *what,
 	return bot_fail(err, BOT_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
+/* For messages about a subject that may be NULL. */
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
 static int bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (!v)
@@ -489,7 +495,7 @@ int store_conv_set_state(struct store *s, const char *id, const void *state,
 	if (len > (size_t)INT32_MAX)
 		return bot_fail(err, BOT_ENOMEM,
 				"cannot save state of conversation '%s': "
-				"%zu bytes is too large", id, len);
+				"%zu bytes is too large", nz(id), len);
 	bind_text(st, 1, id);
 	if (state && len)
 		sqlite3_bind_blob(st, 2, state, (int)len, SQLITE_STATIC);
@@ -501,7 +507,7 @@ int store_conv_set_state(struct store *s, const char *id, const void *state,
 	if (sqlite3_changes(s->db) == 0)
 		return bot_fail(err, BOT_ENOTFOUND,
 				"cannot save state of conversation '%s': "
-				"no such conversation", id);
+				"no such conversation", nz(id));
 	return BOT_OK;
 }
 
@@ -520,7 +526,7 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 		store_done(st);
 		return bot_fail(err, BOT_ENOTFOUND,
 				"cannot load state of conversation '%s': "
-				"no such conversation", id);
+				"no such conversation", nz(id));
 	}
 	if (rc != SQLITE_ROW) {
 		rc = store_dberr(s, err, "cannot load state of conversation", id);
@@ -529,7 +535,7 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 	}
 	blob = sqlite3_column_blob(st, 0);
 	n = (size_t)sqlite3_column_bytes(st, 0);
-	if (blob && n)
+	if (blob && n && size)
 		memcpy(state, blob, n < size ? n : size);
 	*len = blob ? n : 0;
 	store_done(st);
@@ -624,8 +630,7 @@ int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err)
 	if (!m->conv || !store_role_ok(m->role))
 		return bot_fail(err, BOT_EINVAL,
 				"cannot store message in conversation '%s': "
-				"bad role '%s'", m->conv ? m->conv : "",
-				m->role ? m->role : "");
+				"bad role '%s'", nz(m->conv), nz(m->role));
 	if (!m->created)
 		m->created = time(NULL);
 	if (m->client_id) {
@@ -775,7 +780,7 @@ int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
 	if (rc == 0)
 		return bot_fail(err, BOT_ENOTFOUND,
 				"cannot store feedback in conversation '%s': "
-				"no answer %lld", conv, (long long)seq);
+				"no answer %lld", nz(conv), (long long)seq);
 	bind_text(st, 1, conv);
 	sqlite3_bind_int64(st, 2, seq);
 	sqlite3_bind_int(st, 3, helpful != 0);

@@ -59,8 +59,11 @@ void store_close(struct store **sp);
 /*
  * Group commit.  begin (BEGIN IMMEDIATE) is a no-op when a transaction is
  * open already; commit is a no-op when none is.  Writes outside an
- * explicit transaction commit on their own.  When commit fails, the
- * transaction is rolled back: nothing since store_begin() was stored.
+ * explicit transaction commit on their own (store_msg_add() in one
+ * transaction of its own).  When a write fails inside an explicit
+ * transaction, the writes before it are still pending: commit them or
+ * store_rollback().  When commit fails, the transaction is rolled back:
+ * nothing since store_begin() was stored.
  */
 int store_begin(struct store *s, struct bot_err *err) BOT_WUR;
 int store_commit(struct store *s, struct bot_err *err) BOT_WUR;
