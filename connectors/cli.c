@@ -338,7 +338,8 @@ int cli_check(int argc, char **argv)
 		if (m)
 			check_examples(kb, m);
 	}
-	qsort(kb->diags, kb->n_diags, sizeof(*kb->diags), diag_cmp);
+	if (kb->n_diags)
+		qsort(kb->diags, kb->n_diags, sizeof(*kb->diags), diag_cmp);
 	cli_print_diags(kb, stdout, 1);
 	for (i = 0; i < kb->n_diags; i++)
 		nerr += kb->diags[i].severity == 'e';
