@@ -23,6 +23,9 @@
 
 #define QUICK_PERSON "Mit einem Menschen sprechen"
 #define SUGGEST_MIN 0.2
+/* After this many unanswered questions in a row the bot offers a person;
+ * a request for a person then has the reason "fallback". */
+#define FALLBACK_OFFER 2
 /* A service or office found this surely puts the message in scope, so the
  * kind of question needs less evidence (threshold times TOPIC_FACTOR). */
 #define TOPIC_SURE 0.7
@@ -364,13 +367,20 @@ static void alternatives_fill(struct reply *r, const struct match_result *mr,
 	}
 }
 
-static int render_fallback(struct dialog *d, struct reply *r)
+static int render_fallback(struct dialog *d, const struct dialog_state *st,
+			   struct reply *r)
 {
 	const struct kb_settings *s = &d->kb->settings;
 	size_t i;
 
 	if (strbuf_adds(&r->answer, s->fallback ? s->fallback :
 			"Das weiß ich leider nicht."))
+		return BOT_ENOMEM;
+	/* the second unanswered question in a row: offer a person plainly */
+	if (st->fallbacks + 1 >= FALLBACK_OFFER &&
+	    strbuf_adds(&r->answer, "\nSoll ich Sie mit einer Mitarbeiterin "
+			"oder einem Mitarbeiter verbinden? Dann tippen Sie auf "
+			"„" QUICK_PERSON "“."))
 		return BOT_ENOMEM;
 	if (r->n_alts && strbuf_adds(&r->answer, "\nMeinten Sie vielleicht:"))
 		return BOT_ENOMEM;
@@ -442,7 +452,8 @@ static void sources_fill(const struct turn *t, struct reply *r)
 		sources_add(r, o->name, o->url);
 }
 
-static const char *handoff_reason(const struct turn *t, const struct reply *r)
+static const char *handoff_reason(const struct dialog_state *st,
+				  const struct turn *t, const struct reply *r)
 {
 	if (r->pii_kinds)
 		return "personal_data";
@@ -451,7 +462,7 @@ static const char *handoff_reason(const struct turn *t, const struct reply *r)
 	if (t->intent->handoff == KB_HANDOFF_CASE)
 		return "case";
 	if (t->intent->handoff == KB_HANDOFF_REQUESTED)
-		return "requested";
+		return st->fallbacks >= FALLBACK_OFFER ? "fallback" : "requested";
 	return NULL;
 }
 
@@ -513,19 +524,20 @@ static void reply_fill_ids(struct reply *r, const struct turn *t)
 	r->suggestion = t->intent && t->intent->suggestion;
 }
 
-static int compose(struct dialog *d, const struct match_result *mr,
-		   const struct turn *t, time_t now, struct reply *r)
+static int compose(struct dialog *d, const struct dialog_state *st,
+		   const struct match_result *mr, const struct turn *t,
+		   time_t now, struct reply *r)
 {
 	int rc;
 
 	reply_fill_ids(r, t);
 	alternatives_fill(r, mr, t);
-	r->handoff_reason = handoff_reason(t, r);
+	r->handoff_reason = handoff_reason(st, t, r);
 	r->handoff = r->handoff_reason != NULL;
 	if (r->handoff && r->pii_kinds)
 		return render_handoff(d, r);
 	if (t->fallback)
-		return render_fallback(d, r);
+		return render_fallback(d, st, r);
 	if (t->ask_back)
 		return render_ask_back(d, mr, t, r);
 	rc = render_answer(d, t, now, r);
@@ -567,7 +579,7 @@ int dialog_reply(struct dialog *d, struct dialog_state *st, const char *text,
 	mr.day_offset = hours_day_ref(mr.tokens->folded, lt.wday, &now_asked);
 	mr.now_asked = now_asked;
 	decide(d, st, &mr, &t);
-	if (compose(d, &mr, &t, now, r))
+	if (compose(d, st, &mr, &t, now, r))
 		return bot_fail(err, BOT_ENOMEM, "out of memory");
 	state_update(st, &t, r);
 	return BOT_OK;

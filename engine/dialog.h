@@ -57,7 +57,9 @@ struct reply {
 	struct reply_source sources[REPLY_MAX_SOURCES];
 	size_t n_sources;
 	int handoff;
-	const char *handoff_reason;	/* NULL, "personal_data", "requested", "case", "fallback" */
+	/* NULL, "personal_data", "requested", "case", or "fallback": a person
+	 * asked for after two unanswered questions in a row */
+	const char *handoff_reason;
 	struct reply_alt alts[REPLY_MAX_ALTS];
 	size_t n_alts;
 	char quick[REPLY_MAX_QUICK][REPLY_QUICK_LEN];

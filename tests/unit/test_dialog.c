@@ -216,6 +216,25 @@ static void test_handoff_reasons(void **state)
 	assert_non_null(strstr(r->redacted.buf, "[IBAN]"));
 }
 
+static void test_fallbacks_offer_a_person(void **state)
+{
+	struct fx *f = *state;
+	const struct reply *r = ask(f, "Wie wird das Wetter morgen in Berlin?");
+
+	assert_int_equal(r->fallback, 1);
+	assert_null(strstr(r->answer.buf, "verbinden"));
+	r = ask(f, "Spiel Musik von den Beatles");
+	assert_int_equal(r->fallback, 1);
+	assert_non_null(strstr(r->answer.buf, "verbinden"));
+	r = ask(f, "Ich möchte mit einem Menschen sprechen");
+	assert_int_equal(r->handoff, 1);
+	assert_string_equal(r->handoff_reason, "fallback");
+	/* an answered question resets the count */
+	r = ask(f, "Was kostet ein Reisepass?");
+	r = ask(f, "Ich möchte mit einem Menschen sprechen");
+	assert_string_equal(r->handoff_reason, "requested");
+}
+
 static void test_no_handoff_for_numbers(void **state)
 {
 	const struct reply *r = ask(*state, "Was kostet ein Reisepass für 2 Kinder im Jahr 2026?");
@@ -260,6 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unrelated_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handoff_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_handoff_for_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fallbacks_offer_a_person, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_greeting_needs_nothing, setup, teardown),
 	};
