@@ -2394,17 +2394,24 @@ void kb_free(struct kb **kbp)
 	*kbp = NULL;
 }
 
+/* Index of 'id' in one of the kb's arrays: hashed when the kb was loaded,
+ * linear for a kb built by hand (tests).  SIZE_MAX when absent. */
+static size_t kb_lookup(const struct kb *kb, const struct kb_table *t,
+			const void *arr, size_t n, size_t size, const char *id)
+{
+	if (!id)
+		return SIZE_MAX;
+	return kb->index ? table_find(t, id) : linear_find(arr, n, size, id);
+}
+
 const struct kb_office *kb_office(const struct kb *kb, const char *id)
 {
 	size_t i;
 
-	if (!kb || !id)
+	if (!kb)
 		return NULL;
-	if (kb->index)
-		i = table_find(&kb->index->office, id);
-	else
-		i = linear_find(kb->offices, kb->n_offices,
-				sizeof(*kb->offices), id);
+	i = kb_lookup(kb, kb->index ? &kb->index->office : NULL, kb->offices,
+		      kb->n_offices, sizeof(*kb->offices), id);
 	return i == SIZE_MAX ? NULL : &kb->offices[i];
 }
 
@@ -2412,13 +2419,10 @@ const struct kb_service *kb_service(const struct kb *kb, const char *id)
 {
 	size_t i;
 
-	if (!kb || !id)
+	if (!kb)
 		return NULL;
-	if (kb->index)
-		i = table_find(&kb->index->service, id);
-	else
-		i = linear_find(kb->services, kb->n_services,
-				sizeof(*kb->services), id);
+	i = kb_lookup(kb, kb->index ? &kb->index->service : NULL, kb->services,
+		      kb->n_services, sizeof(*kb->services), id);
 	return i == SIZE_MAX ? NULL : &kb->services[i];
 }
 
@@ -2426,13 +2430,10 @@ const struct kb_intent *kb_intent(const struct kb *kb, const char *id)
 {
 	size_t i;
 
-	if (!kb || !id)
+	if (!kb)
 		return NULL;
-	if (kb->index)
-		i = table_find(&kb->index->intent, id);
-	else
-		i = linear_find(kb->intents, kb->n_intents,
-				sizeof(*kb->intents), id);
+	i = kb_lookup(kb, kb->index ? &kb->index->intent : NULL, kb->intents,
+		      kb->n_intents, sizeof(*kb->intents), id);
 	return i == SIZE_MAX ? NULL : &kb->intents[i];
 }
 
