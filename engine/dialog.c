@@ -5,6 +5,8 @@
  * and what may be stored), then the matcher ranks intents and finds the
  * service or office; the conversation's context fills in what a follow-up
  * question leaves out; below the threshold the bot does not guess.
+ * Netiquette comes right after personal data: a violation is answered
+ * with a reminder only, and the matcher does not run.
  */
 #include "bot.h"
 #include "dialog.h"
@@ -17,6 +19,7 @@
 #include "hours.h"
 #include "kb.h"
 #include "match.h"
+#include "netiquette.h"
 #include "pii.h"
 #include "text.h"
 #include "banned.h"
@@ -38,6 +41,7 @@ struct dialog {
 	const struct kb *kb;
 	struct match *match;
 	struct hours_tz *tz;
+	struct netiq *netiq;
 	const struct kb_intent *service_intent;	/* topic named, kind not */
 	const struct kb_intent *office_intent;
 };
@@ -69,6 +73,9 @@ struct dialog *dialog_new(const struct kb *kb, struct bot_err *err)
 	d->match = match_new(kb, NULL, err);
 	if (!d->match)
 		goto fail;
+	d->netiq = netiq_new(kb, err);
+	if (!d->netiq)
+		goto fail;
 	if (kb->settings.service_intent)
 		d->service_intent = kb_intent(kb, kb->settings.service_intent);
 	if (kb->settings.office_intent)
@@ -86,6 +93,7 @@ void dialog_free(struct dialog **dp)
 	if (!d)
 		return;
 	match_free(&d->match);
+	netiq_free(&d->netiq);
 	hours_tz_free(&d->tz);
 	bot_free(d);
 	*dp = NULL;
@@ -289,48 +297,63 @@ static double threshold_for(const struct dialog *d,
 	return t;
 }
 
-static void decide(struct dialog *d, const struct dialog_state *st,
-		   const struct match_result *mr, struct turn *t)
+/* "Hallo, wir suchen einen Kitaplatz": a greeting or thanks yields to a
+ * sure topic, which says more about what the citizen wants. */
+static int small_talk_with_topic(const struct kb_intent *in,
+				 const struct match_result *mr)
 {
-	const struct kb_settings *s = &d->kb->settings;
-	double th = threshold_for(d, mr);
+	return in && in->needs == KB_NEEDS_NOTHING &&
+	       in->handoff == KB_HANDOFF_NONE && !in->suggestion &&
+	       (mr->service_score >= TOPIC_SURE || mr->office_score >= TOPIC_SURE);
+}
 
-	memset(t, 0, sizeof(*t));
-	t->day_offset = mr->day_offset;
-	if (mr->intent && mr->confidence >= th) {
+/* The kind of question and its topic, or no intent at all. */
+static void pick_intent(struct dialog *d, const struct dialog_state *st,
+			const struct match_result *mr, struct turn *t)
+{
+	if (mr->intent && mr->confidence >= threshold_for(d, mr) &&
+	    !small_talk_with_topic(mr->intent, mr)) {
 		t->intent = mr->intent;
 		t->confidence = mr->confidence;
 	}
-	/* "Hallo, wir suchen einen Kitaplatz": the topic matters more */
-	if (t->intent && t->intent->needs == KB_NEEDS_NOTHING &&
-	    t->intent->handoff == KB_HANDOFF_NONE && !t->intent->suggestion &&
-	    (mr->service_score >= TOPIC_SURE || mr->office_score >= TOPIC_SURE))
-		t->intent = NULL;
 	fill_topic(d, st, mr, t);
 	if (!t->intent && (mr->service || mr->office)) {
 		choose_for_topic(d, st, mr, t);
 		fill_topic(d, st, mr, t);
 	}
+	/* without a topic, asking back needs a pattern and known words */
 	if (t->intent && topic_missing(t) &&
 	    !(mr->cand[0].pattern && mr->coverage >= ASK_COVERAGE))
 		t->intent = NULL;
 	if (t->intent && weak_overview(d, mr, t))
 		t->intent = NULL;
+}
+
+/* Two readings too close to tell apart: ask which one is meant. */
+static int readings_close(const struct dialog *d, const struct match_result *mr,
+			  const struct turn *t)
+{
+	return mr->n_cand > 1 && t->intent == mr->cand[0].intent &&
+	       mr->cand[1].score >= threshold_for(d, mr) &&
+	       mr->cand[0].score - mr->cand[1].score < d->kb->settings.margin &&
+	       mr->cand[1].intent->handoff == KB_HANDOFF_NONE &&
+	       t->intent->handoff == KB_HANDOFF_NONE;
+}
+
+static void decide(struct dialog *d, const struct dialog_state *st,
+		   const struct match_result *mr, struct turn *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->day_offset = mr->day_offset;
+	pick_intent(d, st, mr, t);
 	if (!t->intent) {
 		t->fallback = 1;
 		t->confidence = mr->confidence;
-		return;
-	}
-	if (topic_missing(t)) {
+	} else if (topic_missing(t)) {
 		t->ask_back = 1;
-		return;
-	}
-	if (mr->n_cand > 1 && mr->cand[1].score >= th &&
-	    t->intent == mr->cand[0].intent &&
-	    mr->cand[0].score - mr->cand[1].score < s->margin &&
-	    mr->cand[1].intent->handoff == KB_HANDOFF_NONE &&
-	    t->intent->handoff == KB_HANDOFF_NONE)
+	} else if (readings_close(d, mr, t)) {
 		t->ask_back = 2;
+	}
 }
 
 /* ---- writing the reply ----------------------------------------------------- */
@@ -558,9 +581,29 @@ static int scan_personal_data(const char *text, size_t len, struct reply *r)
 	return pii_redact(text, len, &pr, &r->redacted);
 }
 
+/* A reminder instead of an answer; the template may name the link. */
+static int render_netiquette(struct dialog *d, struct dialog_state *st,
+			     const struct netiq_verdict *v, time_t now,
+			     struct reply *r)
+{
+	struct answer_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.kb = d->kb;
+	ctx.tz = d->tz;
+	ctx.now = now;
+	ctx.day_offset = -1;
+	r->netiquette = netiq_kind_name(v->kind);
+	r->muted = v->mute_now || v->kind == NETIQ_MUTED;
+	st->turns++;
+	sources_add(r, "Netiquette", d->kb->settings.netiquette_url);
+	return answer_render(v->text, &ctx, &r->answer);
+}
+
 int dialog_reply(struct dialog *d, struct dialog_state *st, const char *text,
 		 size_t len, time_t now, struct reply *r, struct bot_err *err)
 {
+	struct netiq_verdict v;
 	struct match_result mr;
 	struct hours_local lt;
 	struct turn t;
@@ -572,6 +615,12 @@ int dialog_reply(struct dialog *d, struct dialog_state *st, const char *text,
 		return rc;
 	if (scan_personal_data(text, len, r))
 		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	netiq_check(d->netiq, &st->netiq, text, len, now, &v);
+	if (v.kind != NETIQ_NONE) {
+		if (render_netiquette(d, st, &v, now, r))
+			return bot_fail(err, BOT_ENOMEM, "out of memory");
+		return BOT_OK;
+	}
 	rc = match_run(d->match, text, len, &mr, err);
 	if (rc)
 		return rc;
