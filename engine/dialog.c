@@ -302,6 +302,10 @@ static double threshold_for(const struct dialog *d,
 static int small_talk_with_topic(const struct kb_intent *in,
 				 const struct match_result *mr)
 {
+	/* an intent that explains the words too ("Lohnsteuerklasse nach der
+	 * Hochzeit" is for the Finanzamt) keeps its place */
+	if (mr->cand[0].pattern && mr->cand[0].evidence >= 0.35)
+		return 0;
 	return in && in->needs == KB_NEEDS_NOTHING &&
 	       in->handoff == KB_HANDOFF_NONE && !in->suggestion &&
 	       (mr->service_score >= TOPIC_SURE || mr->office_score >= TOPIC_SURE);
@@ -325,14 +329,31 @@ static void pick_intent(struct dialog *d, const struct dialog_state *st,
 	if (t->intent && topic_missing(t) &&
 	    !(mr->cand[0].pattern && mr->coverage >= ASK_COVERAGE))
 		t->intent = NULL;
-	if (t->intent && weak_overview(d, mr, t))
+	if (t->intent && weak_overview(d, mr, t)) {
+		/* a vague service, but a sure office: answer about the office */
 		t->intent = NULL;
+		if (mr->office && mr->office_score >= TOPIC_SURE &&
+		    d->office_intent) {
+			t->intent = d->office_intent;
+			t->service = NULL;
+			t->office = mr->office;
+			t->confidence = mr->office_score;
+		}
+	}
 }
 
 /* Two readings too close to tell apart: ask which one is meant. */
 static int readings_close(const struct dialog *d, const struct match_result *mr,
 			  const struct turn *t)
 {
+	struct turn other = *t;
+
+	/* only a second reading that could be answered is worth asking about */
+	if (mr->n_cand > 1) {
+		other.intent = mr->cand[1].intent;
+		if (topic_missing(&other))
+			return 0;
+	}
 	return mr->n_cand > 1 && t->intent == mr->cand[0].intent &&
 	       mr->cand[1].score >= threshold_for(d, mr) &&
 	       mr->cand[0].score - mr->cand[1].score < d->kb->settings.margin &&

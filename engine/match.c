@@ -38,6 +38,8 @@
 /* A topic found only through a thesaurus synonym of a keyword is too
  * vague to answer about. */
 #define ENTITY_MIN 0.5f
+/* A keyword points to a topic less surely than its name or a synonym. */
+#define KEYWORD_WEIGHT 0.7f
 /* Overlap with an example: how much of the message it explains counts
  * more than how much of the example the message covers (0.5 = Dice). */
 #ifndef QUERY_SHARE
@@ -286,36 +288,23 @@ static int phrases_add_strv(struct match *m, const struct kb_strv *v,
 	return BOT_OK;
 }
 
-static int phrases_build(struct match *m)
+/* Names and synonyms of one service or office, and its keywords. */
+static int phrases_add_entity(struct match *m, int kind, int ent,
+			      const char *name, const struct kb_strv *synonyms,
+			      const struct kb_strv *keywords)
 {
-	const struct kb *kb = m->kb;
-	size_t i, j;
-	int rc = BOT_OK;
+	if (phrase_add(m, name, kind, ent, 1.0f) ||
+	    phrases_add_strv(m, synonyms, kind, ent, 1.0f) ||
+	    phrases_add_strv(m, keywords, kind, ent, KEYWORD_WEIGHT))
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
 
-	for (i = 0; i < kb->n_services && !rc; i++) {
-		const struct kb_service *s = &kb->services[i];
+/* Index each phrase under each of its distinct words. */
+static int phrases_index(struct match *m)
+{
+	size_t i, j, k;
 
-		rc = phrase_add(m, s->name, ENT_SERVICE, (int)i, 1.0f);
-		if (!rc)
-			rc = phrases_add_strv(m, &s->synonyms, ENT_SERVICE,
-					      (int)i, 1.0f);
-		if (!rc)
-			rc = phrases_add_strv(m, &s->keywords, ENT_SERVICE,
-					      (int)i, 0.7f);
-	}
-	for (i = 0; i < kb->n_offices && !rc; i++) {
-		const struct kb_office *o = &kb->offices[i];
-
-		rc = phrase_add(m, o->name, ENT_OFFICE, (int)i, 1.0f);
-		if (!rc)
-			rc = phrases_add_strv(m, &o->synonyms, ENT_OFFICE,
-					      (int)i, 1.0f);
-		if (!rc)
-			rc = phrases_add_strv(m, &o->keywords, ENT_OFFICE,
-					      (int)i, 0.7f);
-	}
-	if (rc)
-		return rc;
 	m->ph_post = bot_calloc(m->nv, sizeof(*m->ph_post));
 	m->ph_cnt = bot_calloc(m->n_ph, 1);
 	m->ph_gen = bot_calloc(m->n_ph, sizeof(*m->ph_gen));
@@ -325,16 +314,35 @@ static int phrases_build(struct match *m)
 		const struct phrase *ph = &m->ph[i];
 
 		for (j = 0; j < ph->n; j++) {
-			size_t k;
-			int dup = 0;
-
-			for (k = 0; k < j; k++)
-				dup |= ph->ids[k] == ph->ids[j];
-			if (!dup && postings_add(&m->ph_post[ph->ids[j]], (int)i))
+			for (k = 0; k < j && ph->ids[k] != ph->ids[j]; k++)
+				;
+			if (k == j && postings_add(&m->ph_post[ph->ids[j]], (int)i))
 				return BOT_ENOMEM;
 		}
 	}
 	return BOT_OK;
+}
+
+static int phrases_build(struct match *m)
+{
+	const struct kb *kb = m->kb;
+	size_t i;
+
+	for (i = 0; i < kb->n_services; i++) {
+		const struct kb_service *s = &kb->services[i];
+
+		if (phrases_add_entity(m, ENT_SERVICE, (int)i, s->name,
+				       &s->synonyms, &s->keywords))
+			return BOT_ENOMEM;
+	}
+	for (i = 0; i < kb->n_offices; i++) {
+		const struct kb_office *o = &kb->offices[i];
+
+		if (phrases_add_entity(m, ENT_OFFICE, (int)i, o->name,
+				       &o->synonyms, &o->keywords))
+			return BOT_ENOMEM;
+	}
+	return phrases_index(m);
 }
 
 /* ---- entity matching over the current m->tok ---------------------------- */
@@ -643,10 +651,9 @@ static int roots_build(struct match *m)
 	return BOT_OK;
 }
 
-static int intents_index(struct match *m)
+static int intents_alloc(struct match *m)
 {
-	const struct kb *kb = m->kb;
-	size_t i, j;
+	size_t i;
 
 	m->kw_post = bot_calloc(m->nv, sizeof(*m->kw_post));
 	m->ex_post = bot_calloc(m->nv, sizeof(*m->ex_post));
@@ -656,7 +663,28 @@ static int intents_index(struct match *m)
 		return BOT_ENOMEM;
 	for (i = 0; i < m->nv; i++)
 		m->vw[i] = 1.0f;
-	if (roots_build(m))
+	return roots_build(m);
+}
+
+/* Scratch space for scoring one message. */
+static int scratch_alloc(struct match *m)
+{
+	m->ex_acc = bot_calloc(m->n_ex, sizeof(*m->ex_acc));
+	m->ex_gen = bot_calloc(m->n_ex, sizeof(*m->ex_gen));
+	m->kw_acc = bot_calloc(m->kb->n_intents, sizeof(*m->kw_acc));
+	m->dice = bot_calloc(m->kb->n_intents, sizeof(*m->dice));
+	m->touched = bot_calloc(m->n_ex, sizeof(*m->touched));
+	if (!m->ex_acc || !m->ex_gen || !m->kw_acc || !m->dice || !m->touched)
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+static int intents_index(struct match *m)
+{
+	const struct kb *kb = m->kb;
+	size_t i, j;
+
+	if (intents_alloc(m))
 		return BOT_ENOMEM;
 	for (i = 0; i < kb->n_intents; i++) {
 		const struct kb_intent *in = &kb->intents[i];
@@ -670,14 +698,7 @@ static int intents_index(struct match *m)
 	}
 	if (idf_build(m) || examples_weigh(m))
 		return BOT_ENOMEM;
-	m->ex_acc = bot_calloc(m->n_ex, sizeof(*m->ex_acc));
-	m->ex_gen = bot_calloc(m->n_ex, sizeof(*m->ex_gen));
-	m->kw_acc = bot_calloc(kb->n_intents, sizeof(*m->kw_acc));
-	m->dice = bot_calloc(kb->n_intents, sizeof(*m->dice));
-	m->touched = bot_calloc(m->n_ex, sizeof(*m->touched));
-	if (!m->ex_acc || !m->ex_gen || !m->kw_acc || !m->dice || !m->touched)
-		return BOT_ENOMEM;
-	return BOT_OK;
+	return scratch_alloc(m);
 }
 
 static void pattern_error(struct kb *diag_kb, struct bot_err *err,
@@ -1081,7 +1102,7 @@ static int pattern_hit(struct match *m, size_t ii)
 }
 
 static void cand_insert(struct match_result *res, const struct kb_intent *in,
-			double score, int pattern)
+			double score, int pattern, double evidence)
 {
 	size_t i, j;
 
@@ -1097,6 +1118,7 @@ static void cand_insert(struct match_result *res, const struct kb_intent *in,
 	res->cand[i].intent = in;
 	res->cand[i].score = score;
 	res->cand[i].pattern = pattern;
+	res->cand[i].evidence = evidence;
 }
 
 /*
@@ -1105,7 +1127,7 @@ static void cand_insert(struct match_result *res, const struct kb_intent *in,
  * the message they explain.
  */
 static double intent_score(struct match *m, size_t ii, float qnorm,
-			   double cover, int *pattern)
+			   double cover, int *pattern, double *evidence)
 {
 	double kw = qnorm > 0 ? m->kw_acc[ii] / qnorm : 0;
 	double s = m->dice[ii];
@@ -1114,6 +1136,7 @@ static double intent_score(struct match *m, size_t ii, float qnorm,
 		kw = 1;
 	if (kw * 0.85 > s)
 		s = kw * 0.85;
+	*evidence = s;
 	*pattern = pattern_hit(m, ii);
 	if (*pattern)	/* unknown words weigh less then */
 		return (0.75 + 0.25 * s) * (0.55 + 0.45 * sqrt(cover));
@@ -1207,6 +1230,46 @@ static void separable_join(struct match *m)
 	}
 }
 
+/*
+ * zu-infinitives of separable verbs: "anzumelden" is "anmelden".  Only
+ * for words the vocabulary does not know as they are.
+ */
+static void zu_infinitive(struct match *m)
+{
+	static const char *const part[] = {
+		"an", "ab", "um", "aus", "ein", "nach", "vor", "weg", "zurueck",
+		"auf", "mit", "fest", "frei", "ueber",
+	};
+	char word[128], stem[128];
+	size_t i, k, pl;
+	int v;
+
+	for (i = 0; i < m->tok->n; i++) {
+		struct text_token *t = &m->tok->tok[i];
+
+		if (t->flags & (TEXT_STOP | TEXT_NUMBER | TEXT_PART) ||
+		    (t->vocab >= 0 && !(t->flags & TEXT_FUZZY)))
+			continue;
+		for (k = 0; k < BOT_ARRAY_SIZE(part); k++) {
+			pl = strlen(part[k]);
+			if (strncmp(t->word, part[k], pl) ||
+			    strncmp(t->word + pl, "zu", 2) ||
+			    strlen(t->word) < pl + 6)
+				continue;
+			snprintf(word, sizeof(word), "%s%s", part[k],
+				 t->word + pl + 2);
+			text_stem(m->text, word, strlen(word), stem, sizeof(stem));
+			v = text_vocab_find(m->text, stem);
+			if (v >= 0) {
+				t->vocab = v;
+				t->weight = 1.0f;
+				t->flags &= (uint16_t)~(TEXT_FUZZY | TEXT_SYNONYM);
+			}
+			break;
+		}
+	}
+}
+
 int match_run(struct match *m, const char *text, size_t len,
 	      struct match_result *res, struct bot_err *err)
 {
@@ -1223,6 +1286,7 @@ int match_run(struct match *m, const char *text, size_t len,
 	res->tokens = m->tok;
 	dg_scan(m);
 	separable_join(m);
+	zu_infinitive(m);
 	m->gen++;
 	memset(m->used, 0, m->tok->n * sizeof(m->used[0]));
 	entities_resolve(m, res);
@@ -1232,12 +1296,13 @@ int match_run(struct match *m, const char *text, size_t len,
 	examples_score(m, qnorm);
 	keywords_score(m);
 	for (i = 0; i < m->kb->n_intents; i++) {
+		double ev;
 		int pat;
 
-		s = intent_score(m, i, qnorm, cover, &pat);
+		s = intent_score(m, i, qnorm, cover, &pat, &ev);
 		if (s <= 0)
 			continue;
-		cand_insert(res, &m->kb->intents[i], s, pat);
+		cand_insert(res, &m->kb->intents[i], s, pat, ev);
 	}
 	if (res->n_cand) {
 		res->intent = res->cand[0].intent;
@@ -1315,7 +1380,9 @@ int match_explain(struct match *m, const char *text, size_t len,
 			  res.office ? res.office->id : "-", res.office_score,
 			  res.coverage * 100);
 	for (i = 0; i < res.n_cand && !rc; i++)
-		rc |= strbuf_addf(out, "  intent %-18s %.2f\n",
-				  res.cand[i].intent->id, res.cand[i].score);
+		rc |= strbuf_addf(out, "  intent %-18s %.2f  (%s, words %.2f)\n",
+				  res.cand[i].intent->id, res.cand[i].score,
+				  res.cand[i].pattern ? "pattern" : "no pattern",
+				  res.cand[i].evidence);
 	return rc ? bot_fail(err, BOT_ENOMEM, "out of memory") : BOT_OK;
 }

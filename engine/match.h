@@ -27,6 +27,7 @@ struct match_cand {
 	const struct kb_intent *intent;
 	double score;		/* 0..1 */
 	int pattern;		/* 1 when one of its patterns matched */
+	double evidence;	/* keywords and examples alone, 0..1 */
 };
 
 struct match_result {
