@@ -782,17 +782,41 @@ static int dg_group(const char *p, struct cpattern *cp)
  * remember the first two letters of each, so that match_run() skips the
  * pattern for messages that have no such word.
  */
+/* Skip a leading negative lookahead "^(?!...).*\b": what follows must
+ * still match at a word start.  NULL when the shape is different. */
+static const char *dg_skip_lookahead(const char *p)
+{
+	int depth = 0;
+
+	for (p += 3; *p; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		else if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth-- == 0)
+			break;
+	}
+	if (*p != ')' || strncmp(p + 1, ".*\\b", 4))
+		return NULL;
+	return p + 5;
+}
+
 static void dg_prepare(const char *src, struct cpattern *cp)
 {
 	const char *p = src;
 
 	cp->n_dg = 0;
-	if (*p == '^')
+	if (!strncmp(p, "^(?!", 4)) {
+		p = dg_skip_lookahead(p + 1);
+		if (!p)
+			return;
+	} else if (*p == '^') {
 		p++;
-	else if (p[0] == '\\' && p[1] == 'b')
+	} else if (p[0] == '\\' && p[1] == 'b') {
 		p += 2;
-	else
+	} else {
 		return;
+	}
 	if (p[0] == '\\' && p[1] == 'b')
 		p += 2;
 	if (*p == '(') {
