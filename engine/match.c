@@ -70,7 +70,9 @@ struct postings {
 	int n, alloc;
 };
 
-#define DG_MAX 16		/* starting letter pairs kept per pattern */
+#define DG_MAX 24		/* starting keys kept per pattern */
+#define DG3 0x8000		/* flag: a key of three letters */
+#define DG3_BITS 4096
 
 /* A compiled pattern and the letter pairs one of which must start a word
  * of the message for it to match at all (n_dg == 0: no such filter). */
@@ -117,6 +119,7 @@ struct match {
 	int skip_ex;		/* example left out (leave-one-out check), -1 none */
 	uint32_t gen;
 	uint64_t dg[16];	/* letter pairs that start a word of the message */
+	uint64_t dg3[DG3_BITS / 64];	/* the same for the first three letters */
 	float qw[TEXT_MAX_TOKENS];	/* per token: weight for intent scoring */
 	int used[TEXT_MAX_TOKENS];	/* per token: consumed by an entity */
 };
@@ -737,13 +740,26 @@ static int dg_char(int c)
 	return -1;
 }
 
+/*
+ * The key of the literal beginning at 'p': its first three letters (hashed
+ * into DG3_BITS, flagged with DG3) when they are plain, else its first two;
+ * -1 when not even two plain letters start it.  A quantifier on a letter
+ * ends the plain part ("ab?c" starts with "a" only).
+ */
 static int dg_of(const char *p)
 {
-	int a = dg_char((unsigned char)p[0]), b = dg_char((unsigned char)p[1]);
+	int a = dg_char((unsigned char)p[0]), b, c;
 
-	if (a < 0 || b < 0 || (p[2] && strchr("?*{", p[2])))
+	if (a < 0 || (p[1] && strchr("?*{", p[1])))
 		return -1;
-	return a * 32 + b;
+	b = dg_char((unsigned char)p[1]);
+	if (b < 0 || (p[2] && strchr("?*{", p[2])))
+		return -1;
+	c = dg_char((unsigned char)p[2]);
+	if (c < 0 || (p[3] && strchr("?*{", p[3])))
+		return a * 32 + b;
+	return DG3 | (int)((((unsigned)(a * 32 + b) * 32 + (unsigned)c) *
+			    2654435761u >> 16) & (DG3_BITS - 1));
 }
 
 /* The letter pairs that start the alternatives of a group at 'p' (just
@@ -828,16 +844,44 @@ static void dg_prepare(const char *src, struct cpattern *cp)
 		cp->dg[cp->n_dg++] = (uint16_t)dg_of(p);
 }
 
+static void dg_set(struct match *m, int d)
+{
+	if (d & DG3) {
+		d &= DG3_BITS - 1;
+		m->dg3[d >> 6] |= 1ull << (d & 63);
+	} else {
+		m->dg[d >> 6] |= 1ull << (d & 63);
+	}
+}
+
+static int dg_has(const struct match *m, unsigned d)
+{
+	if (d & DG3) {
+		d &= DG3_BITS - 1;
+		return (m->dg3[d >> 6] >> (d & 63)) & 1;
+	}
+	return (m->dg[d >> 6] >> (d & 63)) & 1;
+}
+
+/* Record the two- and three-letter beginnings of every word. */
 static void dg_scan(struct match *m)
 {
 	const char *p = m->tok->folded, *end = p + m->tok->folded_len;
-	int d;
+	int a, b, c;
 
 	memset(m->dg, 0, sizeof(m->dg));
+	memset(m->dg3, 0, sizeof(m->dg3));
 	while (p + 1 < end) {
-		d = dg_of(p);
-		if (d >= 0 && p[1] != ' ')
-			m->dg[d >> 6] |= 1ull << (d & 63);
+		a = dg_char((unsigned char)p[0]);
+		b = dg_char((unsigned char)p[1]);
+		if (a >= 0 && b >= 0) {
+			dg_set(m, a * 32 + b);
+			c = p + 2 < end ? dg_char((unsigned char)p[2]) : -1;
+			if (c >= 0)
+				dg_set(m, DG3 | (int)((((unsigned)(a * 32 + b) * 32 +
+						      (unsigned)c) * 2654435761u >>
+						     16) & (DG3_BITS - 1)));
+		}
 		p = memchr(p, ' ', (size_t)(end - p));
 		if (!p)
 			break;
@@ -852,7 +896,7 @@ static int dg_possible(const struct match *m, const struct cpattern *cp)
 	if (!cp->n_dg)
 		return 1;
 	for (i = 0; i < cp->n_dg; i++)
-		if (m->dg[cp->dg[i] >> 6] & (1ull << (cp->dg[i] & 63)))
+		if (dg_has(m, cp->dg[i]))
 			return 1;
 	return 0;
 }
