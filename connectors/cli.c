@@ -21,6 +21,7 @@
 #include "engine/kb.h"
 #include "engine/match.h"
 #include "engine/strbuf.h"
+#include "engine/style.h"
 #include "engine/banned.h"
 
 #define LINE_MAX_BYTES 65536
@@ -269,6 +270,15 @@ static void check_templates(struct kb *kb)
 			(void)kb_diag_add(kb, 'e', &in->pos,
 					  "intent '%s': answer: %s", in->id, msg);
 	}
+	/* the netiquette texts are templates too ({{netiquette_url}}) */
+	for (i = 0; i < kb->n_texts; i++) {
+		const struct kb_text *t = &kb->texts[i];
+
+		if (!strcmp(t->label, "netiquette") &&
+		    answer_check(t->text, msg, sizeof(msg)))
+			(void)kb_diag_add(kb, 'e', &t->pos, "netiquette: %s: %s",
+					  t->field, msg);
+	}
 }
 
 /* Examples that another intent matches better confuse the matcher. */
@@ -318,8 +328,10 @@ int cli_check(int argc, char **argv)
 		if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
 			printf("usage: amtsbot check [DIR]\n\nValidates the "
 			       "knowledge base in DIR (default: intents): YAML, "
-			       "fields, ids, references,\npatterns, templates and "
-			       "examples.  Exit status 1 when there are errors.\n");
+			       "fields, ids, references,\npatterns, templates, "
+			       "examples, netiquette lists, review dates and plain "
+			       "language\n(long sentences, bureaucratic words).  "
+			       "Exit status 1 when there are errors.\n");
 			return 0;
 		}
 		if (!strcmp(argv[a], "--kb") && a + 1 < argc)
@@ -333,6 +345,11 @@ int cli_check(int argc, char **argv)
 		return 1;
 	}
 	check_templates(kb);
+	if (style_check(kb)) {
+		fprintf(stderr, "amtsbot check: out of memory\n");
+		kb_free(&kb);
+		return 1;
+	}
 	if (!kb->n_errors) {
 		m = match_new(kb, kb, &err);
 		if (m)

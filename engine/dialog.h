@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <time.h>
 #include "bot.h"
+#include "netiquette.h"
 #include "strbuf.h"
 
 struct kb;
@@ -29,6 +30,7 @@ struct dialog_state {
 	int fallbacks;		/* unanswered questions in a row */
 	int turns;
 	int handed_off;		/* a person has taken over */
+	struct netiq_state netiq;	/* violations, flood and pause counters */
 };
 
 struct reply_source {
@@ -69,6 +71,15 @@ struct reply {
 	int fallback;		/* nothing matched well enough */
 	int ask_back;		/* the bot asked which service/office or reading */
 	int suggestion;		/* the message is a citizen's idea: store it */
+	/*
+	 * NULL, or why the bot answered with a netiquette reminder instead:
+	 * "insult", "threat", "spam", "flood", "repeat" (each one counted
+	 * violation), or "muted" (the conversation is paused; not counted
+	 * again).  A threat is not handed off: it is stored with this kind
+	 * so that the editors' statistics show it for a person to review.
+	 */
+	const char *netiquette;
+	int muted;		/* this reply starts or continues the pause */
 	/* internal scratch for answer alternatives' labels */
 	char alt_label[REPLY_MAX_ALTS][96];
 };

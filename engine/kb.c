@@ -23,6 +23,7 @@
 #include <time.h>
 #include <yaml.h>
 
+#include "netiquette.h"
 #include "banned.h"
 
 #define KB_MAX_FILE	(4u << 20)	/* bytes per YAML file */
@@ -54,6 +55,8 @@ struct kb_ctx {
 	struct kb_ref *refs;
 	size_t n_refs;
 	uint64_t hash;		/* of all file names and contents */
+	const char *src;	/* the text being parsed (columns of '|' blocks) */
+	size_t src_len;
 };
 
 /* Open-addressing id -> index table over one of the kb's arrays. */
@@ -86,6 +89,7 @@ enum kb_ftype {
 #define F_ALT		2u	/* stored in the second base (a test's fields) */
 #define F_NONE_OK	4u	/* the reference may be "none" */
 #define F_OWNER		8u	/* resolve the reference into the service */
+#define F_TEXT		16u	/* citizens read it: kb->texts, style checks */
 
 struct kb_field {
 	const char *name;
@@ -432,6 +436,54 @@ static int add_ref(struct kb_ctx *c, enum kb_ref_kind kind, size_t owner,
 	return BOT_OK;
 }
 
+/*
+ * Column (1-based) of the first content line of the '|' block that starts
+ * at node 'n': its indentation, found in the source text.
+ */
+static int literal_col(const struct kb_ctx *c, const yaml_node_t *n)
+{
+	size_t i = n->start_mark.index, col = 1;
+
+	while (i < c->src_len && c->src[i] != '\n')
+		i++;
+	for (i++; i < c->src_len && c->src[i] == ' '; i++)
+		col++;
+	return (int)col;
+}
+
+/* Remember a text citizens read, for the style checks of 'amtsbot check'. */
+static int add_text(struct kb_ctx *c, const char *field, const char *text,
+		    const char *label, const yaml_node_t *n)
+{
+	struct kb *kb = c->kb;
+	struct kb_text *t;
+	char *l = bot_strdup(label);
+
+	t = l ? kb_grow(kb->texts, kb->n_texts, sizeof(*t)) : NULL;
+	if (!t) {
+		bot_free(l);
+		return BOT_ENOMEM;
+	}
+	kb->texts = t;
+	t = &kb->texts[kb->n_texts++];
+	t->text = text;
+	t->field = field;
+	t->label = l;
+	t->pos = node_pos(c, n);
+	if (n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE && c->src) {
+		t->literal = 1;
+		t->pos.line++;
+		t->pos.col = literal_col(c, n);
+	} else if (n->start_mark.line == n->end_mark.line &&
+		   n->data.scalar.style != YAML_FOLDED_SCALAR_STYLE) {
+		/* one line: columns follow the text (quotes: one more) */
+		t->literal = 1;
+		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+			t->pos.col++;
+	}
+	return BOT_OK;
+}
+
 /* ---- field tables --------------------------------------------------------- */
 
 static int get_str(struct kb_ctx *c, yaml_node_t *val, const char *label,
@@ -473,30 +525,46 @@ static int strv_push(struct kb_ctx *c, struct kb_strv *sv,
 	return BOT_OK;
 }
 
+/* One item of a list of strings; 'text': citizens read it. */
+static int strv_item(struct kb_ctx *c, yaml_node_t *n, const char *label,
+		     const char *key, struct kb_strv *sv, int text)
+{
+	int rc = charge(c, n, 1);
+
+	if (rc)
+		return rc;
+	if (!is_scalar(n))
+		return diag(c, 'e', n, "%s: expected a string in '%s'", label,
+			    key);
+	if (is_null(n))
+		return BOT_OK;
+	rc = strv_push(c, sv, n);
+	if (!rc && text)
+		rc = add_text(c, key, sv->v[sv->n - 1], label, n);
+	return rc;
+}
+
 /* A list of strings; a single string is a list of one. */
 static int get_strv(struct kb_ctx *c, yaml_node_t *val, const char *label,
-		    const char *key, struct kb_strv *sv)
+		    const char *key, struct kb_strv *sv, int text)
 {
 	yaml_node_item_t *it;
-	yaml_node_t *n;
 	int rc;
 
 	if (is_null(val))
 		return BOT_OK;
-	if (is_scalar(val))
-		return strv_push(c, sv, val);
+	if (is_scalar(val)) {
+		rc = strv_push(c, sv, val);
+		if (!rc && text)
+			rc = add_text(c, key, sv->v[sv->n - 1], label, val);
+		return rc;
+	}
 	if (val->type != YAML_SEQUENCE_NODE)
 		return diag(c, 'e', val, "%s: expected a list for '%s'",
 			    label, key);
 	for (it = val->data.sequence.items.start;
 	     it < val->data.sequence.items.top; it++) {
-		n = node_at(c, *it);
-		rc = charge(c, n, 1);
-		if (!rc && !is_scalar(n))
-			rc = diag(c, 'e', n, "%s: expected a string in '%s'",
-				  label, key);
-		else if (!rc && !is_null(n))
-			rc = strv_push(c, sv, n);
+		rc = strv_item(c, node_at(c, *it), label, key, sv, text);
 		if (rc)
 			return rc;
 	}
@@ -543,6 +611,8 @@ static int str_check(struct kb_ctx *c, const struct kb_field *f, void *base,
 			    "(got '%.200s')", label, f->name, s);
 	if (f->type == FT_DATE)
 		return date_check(c, f, s, val, label);
+	if (f->flags & F_TEXT)
+		return add_text(c, f->name, s, label, val);
 	if (f->ref == REF_NONE || ((f->flags & F_NONE_OK) && !strcmp(s, "none")))
 		return BOT_OK;
 	if (f->flags & F_OWNER)
@@ -619,7 +689,8 @@ static int field_parse(struct kb_ctx *c, const struct kb_field *f,
 	case FT_DATE:
 		return str_field(c, f, base, val, label);
 	case FT_STRV:
-		return get_strv(c, val, label, f->name, p);
+		return get_strv(c, val, label, f->name, p,
+				!!(f->flags & F_TEXT));
 	case FT_BOOL:
 		if (is_null(val) || !parse_bool(val, p))
 			return BOT_OK;
@@ -1032,7 +1103,7 @@ static const struct kb_field office_fields[] = {
 	{ "url", FT_URL, OF(url), 0, REF_NONE, NULL, NULL },
 	{ "appointment_url", FT_URL, OF(appointment_url), 0, REF_NONE, NULL,
 	  NULL },
-	{ "note", FT_STR, OF(note), 0, REF_NONE, NULL, NULL },
+	{ "note", FT_STR, OF(note), F_TEXT, REF_NONE, NULL, NULL },
 	{ "hours", FT_FUNC, 0, 0, REF_NONE, office_hours, NULL },
 	{ "closed", FT_FUNC, 0, 0, REF_NONE, office_closed, NULL },
 	{ "keywords", FT_STRV, OF(keywords), 0, REF_NONE, NULL, NULL },
@@ -1169,25 +1240,42 @@ static int service_article(struct kb_ctx *c, void *base, yaml_node_t *val,
 	return BOT_OK;
 }
 
+/* A LeiKa key has 14 digits; YAML reads an unquoted one as a number,
+ * which is fine as long as the digits survive. */
+static int service_leika(struct kb_ctx *c, void *base, yaml_node_t *val,
+			 const char *label)
+{
+	struct kb_service *s = base;
+	int rc;
+
+	rc = get_str(c, val, label, "leika", &s->leika);
+	if (rc || !s->leika)
+		return rc;
+	if (strlen(s->leika) == 14 && strspn(s->leika, "0123456789") == 14)
+		return BOT_OK;
+	return diag(c, 'w', val, "%s: 'leika' should be a LeiKa key of 14 "
+		    "digits (got '%.200s')", label, s->leika);
+}
+
 #define SF(m) offsetof(struct kb_service, m)
 static const struct kb_field service_fields[] = {
 	{ "id", FT_ID, SF(id), F_REQ, REF_NONE, NULL, NULL },
 	{ "name", FT_STR, SF(name), F_REQ, REF_NONE, NULL, NULL },
 	{ "article", FT_FUNC, 0, 0, REF_NONE, service_article, NULL },
-	{ "summary", FT_STR, SF(summary), 0, REF_NONE, NULL, NULL },
+	{ "summary", FT_STR, SF(summary), F_TEXT, REF_NONE, NULL, NULL },
 	{ "office", FT_ID, SF(office_id), F_OWNER, REF_OFFICE, NULL, NULL },
 	{ "issuer", FT_STR, SF(issuer), 0, REF_NONE, NULL, NULL },
 	{ "synonyms", FT_STRV, SF(synonyms), 0, REF_NONE, NULL, NULL },
 	{ "keywords", FT_STRV, SF(keywords), 0, REF_NONE, NULL, NULL },
-	{ "documents", FT_STRV, SF(documents), 0, REF_NONE, NULL, NULL },
-	{ "fees", FT_STR, SF(fees), 0, REF_NONE, NULL, NULL },
-	{ "duration", FT_STR, SF(duration), 0, REF_NONE, NULL, NULL },
+	{ "documents", FT_STRV, SF(documents), F_TEXT, REF_NONE, NULL, NULL },
+	{ "fees", FT_STR, SF(fees), F_TEXT, REF_NONE, NULL, NULL },
+	{ "duration", FT_STR, SF(duration), F_TEXT, REF_NONE, NULL, NULL },
 	{ "appointment", FT_BOOL, SF(appointment), 0, REF_NONE, NULL, NULL },
 	{ "online_url", FT_URL, SF(online_url), 0, REF_NONE, NULL, NULL },
 	{ "legal_basis", FT_FUNC, 0, 0, REF_NONE, service_legal, NULL },
 	{ "team", FT_STR, SF(team), 0, REF_NONE, NULL, NULL },
 	{ "reviewed", FT_DATE, SF(reviewed), 0, REF_NONE, NULL, NULL },
-	{ "leika", FT_STR, SF(leika), 0, REF_NONE, NULL, NULL },
+	{ "leika", FT_FUNC, 0, 0, REF_NONE, service_leika, NULL },
 };
 #undef SF
 
@@ -1279,8 +1367,8 @@ static const struct kb_field intent_fields[] = {
 	{ "patterns", FT_FUNC, 0, 0, REF_NONE, intent_patterns, NULL },
 	{ "keywords", FT_STRV, IF(keywords), 0, REF_NONE, NULL, NULL },
 	{ "examples", FT_STRV, IF(examples), 0, REF_NONE, NULL, NULL },
-	{ "answer", FT_STR, IF(answer), 0, REF_NONE, NULL, NULL },
-	{ "ask", FT_STR, IF(ask), 0, REF_NONE, NULL, NULL },
+	{ "answer", FT_STR, IF(answer), F_TEXT, REF_NONE, NULL, NULL },
+	{ "ask", FT_STR, IF(ask), F_TEXT, REF_NONE, NULL, NULL },
 	{ "quick_replies", FT_STRV, IF(quick_replies), 0, REF_NONE, NULL,
 	  NULL },
 	{ "team", FT_STR, IF(team), 0, REF_NONE, NULL, NULL },
@@ -1530,12 +1618,13 @@ static const struct kb_field settings_fields[] = {
 	{ "timezone", FT_STR, STF(timezone), 0, REF_NONE, NULL, NULL },
 	{ "threshold", FT_NUM01, STF(threshold), 0, REF_NONE, NULL, NULL },
 	{ "margin", FT_NUM01, STF(margin), 0, REF_NONE, NULL, NULL },
-	{ "fallback", FT_STR, STF(fallback), 0, REF_NONE, NULL, NULL },
-	{ "netiquette", FT_STR, STF(netiquette), 0, REF_NONE, NULL, NULL },
+	{ "fallback", FT_STR, STF(fallback), F_TEXT, REF_NONE, NULL, NULL },
+	{ "netiquette", FT_STR, STF(netiquette), F_TEXT, REF_NONE, NULL, NULL },
 	{ "netiquette_url", FT_URL, STF(netiquette_url), 0, REF_NONE, NULL,
 	  NULL },
 	{ "privacy_url", FT_URL, STF(privacy_url), 0, REF_NONE, NULL, NULL },
-	{ "handoff_text", FT_STR, STF(handoff_text), 0, REF_NONE, NULL, NULL },
+	{ "handoff_text", FT_STR, STF(handoff_text), F_TEXT, REF_NONE, NULL,
+	  NULL },
 	{ "thesaurus", FT_STR, STF(thesaurus), 0, REF_NONE, NULL, NULL },
 	{ "review_months", FT_FUNC, 0, 0, REF_NONE, settings_months, NULL },
 	{ "service_intent", FT_ID, STF(service_intent), 0, REF_INTENT, NULL,
@@ -1561,6 +1650,207 @@ static int parse_settings(struct kb_ctx *c, yaml_node_t *key,
 		return diag(c, 'e', val, "expected a mapping for 'settings'");
 	map_init(&m, settings_fields, BOT_ARRAY_SIZE(settings_fields), s, NULL,
 		 "settings");
+	return parse_mapping(c, val, &m);
+}
+
+/* ---- netiquette and plain language ------------------------------------------ */
+
+/* A whole number from 'min' to 'max' for field 'key'. */
+static int int_field(struct kb_ctx *c, yaml_node_t *val, const char *label,
+		     const char *key, int *dst, long min, long max)
+{
+	char *end;
+	long v;
+
+	if (is_null(val))
+		return BOT_OK;
+	if (is_scalar(val)) {
+		errno = 0;
+		v = strtol(scalar(val), &end, 10);
+		if (end != scalar(val) && !*end && !errno && v >= min &&
+		    v <= max) {
+			*dst = (int)v;
+			return BOT_OK;
+		}
+	}
+	return diag(c, 'e', val, "%s: '%s' must be a whole number from %ld "
+		    "to %ld", label, key, min, max);
+}
+
+#define KB_INT_FIELD(fn, type, member, min, max)			\
+static int fn(struct kb_ctx *c, void *base, yaml_node_t *val,		\
+	      const char *label)					\
+{									\
+	return int_field(c, val, label, #member,			\
+			 &((type *)base)->member, min, max);		\
+}
+
+KB_INT_FIELD(netiq_strikes, struct kb_netiquette, strikes, 1, 100)
+KB_INT_FIELD(netiq_mute, struct kb_netiquette, mute_minutes, 0, 1440)
+KB_INT_FIELD(netiq_flood_n, struct kb_netiquette, flood_messages, 2, 1000)
+KB_INT_FIELD(netiq_flood_s, struct kb_netiquette, flood_seconds, 1, 3600)
+KB_INT_FIELD(netiq_repeats, struct kb_netiquette, repeats, 2, 100)
+KB_INT_FIELD(netiq_links, struct kb_netiquette, max_links, 1, 100)
+KB_INT_FIELD(plain_max_words, struct kb_plain, max_words, 5, 200)
+
+/* A word list of the netiquette; every entry's syntax is checked here,
+ * where its line and column are known. */
+static int netiq_list(struct kb_ctx *c, yaml_node_t *val, const char *label,
+		      const char *key, struct kb_strv *sv)
+{
+	char msg[160];
+	size_t i;
+	int rc;
+
+	rc = get_strv(c, val, label, key, sv, 0);
+	if (rc || val->type != YAML_SEQUENCE_NODE)
+		return rc;
+	for (i = 0; i < (size_t)(val->data.sequence.items.top -
+				 val->data.sequence.items.start); i++) {
+		yaml_node_t *n = node_at(c, val->data.sequence.items.start[i]);
+
+		if (!is_scalar(n) || is_null(n) ||
+		    !netiq_entry_check(scalar(n), msg, sizeof(msg)))
+			continue;
+		rc = diag(c, 'e', n, "%s: bad entry '%.100s' in '%s': %s",
+			  label, scalar(n), key, msg);
+		if (rc)
+			return rc;
+	}
+	return BOT_OK;
+}
+
+#define KB_LIST_FIELD(fn, member)					\
+static int fn(struct kb_ctx *c, void *base, yaml_node_t *val,		\
+	      const char *label)					\
+{									\
+	return netiq_list(c, val, label, #member,			\
+			  &((struct kb_netiquette *)base)->member);	\
+}
+
+KB_LIST_FIELD(netiq_insults, insults)
+KB_LIST_FIELD(netiq_threats, threats)
+KB_LIST_FIELD(netiq_spam, spam)
+KB_LIST_FIELD(netiq_allow, allow)
+
+#define NF(m) offsetof(struct kb_netiquette, m)
+static const struct kb_field netiquette_fields[] = {
+	{ "insults", FT_FUNC, 0, 0, REF_NONE, netiq_insults, NULL },
+	{ "threats", FT_FUNC, 0, 0, REF_NONE, netiq_threats, NULL },
+	{ "spam", FT_FUNC, 0, 0, REF_NONE, netiq_spam, NULL },
+	{ "allow", FT_FUNC, 0, 0, REF_NONE, netiq_allow, NULL },
+	{ "reminder", FT_STR, NF(reminder), F_TEXT, REF_NONE, NULL, NULL },
+	{ "threat", FT_STR, NF(threat), F_TEXT, REF_NONE, NULL, NULL },
+	{ "flood", FT_STR, NF(flood), F_TEXT, REF_NONE, NULL, NULL },
+	{ "mute", FT_STR, NF(mute), F_TEXT, REF_NONE, NULL, NULL },
+	{ "strikes", FT_FUNC, 0, 0, REF_NONE, netiq_strikes, NULL },
+	{ "mute_minutes", FT_FUNC, 0, 0, REF_NONE, netiq_mute, NULL },
+	{ "flood_messages", FT_FUNC, 0, 0, REF_NONE, netiq_flood_n, NULL },
+	{ "flood_seconds", FT_FUNC, 0, 0, REF_NONE, netiq_flood_s, NULL },
+	{ "repeats", FT_FUNC, 0, 0, REF_NONE, netiq_repeats, NULL },
+	{ "max_links", FT_FUNC, 0, 0, REF_NONE, netiq_links, NULL },
+};
+#undef NF
+
+/* A section given once, as a mapping; 0 to parse it, else the rc. */
+static int section_start(struct kb_ctx *c, yaml_node_t *key,
+			 yaml_node_t *val, struct kb_pos *pos, int *rc)
+{
+	*rc = BOT_OK;
+	if (pos->file) {
+		*rc = diag(c, 'e', key, "duplicate '%s' (first defined at "
+			   "%s:%d)", scalar(key), pos->file, pos->line);
+		return 1;
+	}
+	*pos = node_pos(c, val);
+	if (is_null(val))
+		return 1;
+	if (val->type != YAML_MAPPING_NODE) {
+		*rc = diag(c, 'e', val, "expected a mapping for '%s'",
+			   scalar(key));
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_netiquette(struct kb_ctx *c, yaml_node_t *key,
+			    yaml_node_t *val)
+{
+	struct kb_netiquette *ni = &c->kb->netiquette;
+	struct kb_map m;
+	int rc;
+
+	if (section_start(c, key, val, &ni->pos, &rc))
+		return rc;
+	map_init(&m, netiquette_fields, BOT_ARRAY_SIZE(netiquette_fields), ni,
+		 NULL, "netiquette");
+	return parse_mapping(c, val, &m);
+}
+
+static int plain_pair(struct kb_ctx *c, struct kb_plain *pl, yaml_node_t *k,
+		      yaml_node_t *v, const char *label)
+{
+	struct kb_plain_word *w;
+	size_t i;
+
+	if (!is_scalar(k) || is_null(k) || !is_scalar(v) || is_null(v))
+		return diag(c, 'e', is_scalar(k) ? v : k, "%s: expected "
+			    "'word: plainer word' in 'words'", label);
+	for (i = 0; i < pl->n_words; i++) {
+		if (!strcasecmp(pl->words[i].word, scalar(k)))
+			return diag(c, 'e', k, "%s: duplicate word '%.200s' "
+				    "(first at line %d)", label, scalar(k),
+				    pl->words[i].pos.line);
+	}
+	w = kb_grow(pl->words, pl->n_words, sizeof(*w));
+	if (!w)
+		return BOT_ENOMEM;
+	pl->words = w;
+	w = &pl->words[pl->n_words++];
+	w->pos = node_pos(c, k);
+	if (scalar_dup(c, k, &w->word) || scalar_dup(c, v, &w->use))
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+static int plain_words(struct kb_ctx *c, void *base, yaml_node_t *val,
+		       const char *label)
+{
+	yaml_node_pair_t *pair;
+	int rc;
+
+	if (is_null(val))
+		return BOT_OK;
+	if (val->type != YAML_MAPPING_NODE)
+		return diag(c, 'e', val, "%s: expected a mapping 'word: plainer "
+			    "word' for 'words'", label);
+	for (pair = val->data.mapping.pairs.start;
+	     pair < val->data.mapping.pairs.top; pair++) {
+		rc = charge(c, val, 1);
+		if (!rc)
+			rc = plain_pair(c, base, node_at(c, pair->key),
+					node_at(c, pair->value), label);
+		if (rc)
+			return rc;
+	}
+	return BOT_OK;
+}
+
+static const struct kb_field plain_fields[] = {
+	{ "max_words", FT_FUNC, 0, 0, REF_NONE, plain_max_words, NULL },
+	{ "words", FT_FUNC, 0, 0, REF_NONE, plain_words, NULL },
+};
+
+static int parse_plain(struct kb_ctx *c, yaml_node_t *key, yaml_node_t *val)
+{
+	struct kb_plain *pl = &c->kb->plain;
+	struct kb_map m;
+	int rc;
+
+	if (section_start(c, key, val, &pl->pos, &rc))
+		return rc;
+	map_init(&m, plain_fields, BOT_ARRAY_SIZE(plain_fields), pl, NULL,
+		 "plain_language");
 	return parse_mapping(c, val, &m);
 }
 
@@ -1590,16 +1880,23 @@ static int parse_list(struct kb_ctx *c, yaml_node_t *val, const char *key,
 	return BOT_OK;
 }
 
+/* A top-level key is either a list of items or a single mapping. */
 static const struct {
 	const char *key;
 	int (*item)(struct kb_ctx *, yaml_node_t *, size_t);
+	int (*map)(struct kb_ctx *, yaml_node_t *, yaml_node_t *);
 } kb_sections[] = {
-	{ "settings", NULL },		/* must stay first: see parse_root() */
-	{ "offices", parse_office },
-	{ "services", parse_service },
-	{ "intents", parse_intent },
-	{ "tests", parse_test },
+	{ "settings", NULL, parse_settings },
+	{ "offices", parse_office, NULL },
+	{ "services", parse_service, NULL },
+	{ "intents", parse_intent, NULL },
+	{ "tests", parse_test, NULL },
+	{ "netiquette", NULL, parse_netiquette },
+	{ "plain_language", NULL, parse_plain },
 };
+
+#define KB_KEYS "settings, offices, services, intents, tests, netiquette " \
+		"or plain_language"
 
 /* Index of top-level key 'k' in kb_sections, or -1 (after an error). */
 static int section_of(struct kb_ctx *c, yaml_node_t *k, unsigned *seen,
@@ -1618,8 +1915,7 @@ static int section_of(struct kb_ctx *c, yaml_node_t *k, unsigned *seen,
 		return (int)i;
 	}
 	*rc = diag(c, 'e', k, "unknown top-level key '%.200s' (expected "
-		   "settings, offices, services, intents or tests)",
-		   is_scalar(k) ? scalar(k) : "");
+		   KB_KEYS ")", is_scalar(k) ? scalar(k) : "");
 	return -1;
 }
 
@@ -1636,9 +1932,9 @@ static int parse_root(struct kb_ctx *c, yaml_node_t *root)
 		v = node_at(c, pair->value);
 		rc = charge(c, k, 1);
 		i = rc ? -1 : section_of(c, k, &seen, &rc);
-		if (i == 0)
-			rc = parse_settings(c, k, v);
-		else if (i > 0)
+		if (i >= 0 && kb_sections[i].map)
+			rc = kb_sections[i].map(c, k, v);
+		else if (i >= 0)
 			rc = parse_list(c, v, kb_sections[i].key,
 					kb_sections[i].item);
 		if (rc)
@@ -1661,7 +1957,7 @@ static int parse_doc(struct kb_ctx *c, yaml_document_t *doc,
 		rc = BOT_OK;
 	else if (root->type != YAML_MAPPING_NODE)
 		rc = diag(c, 'e', root, "the top level must be a mapping with "
-			  "settings, offices, services, intents or tests");
+			  KB_KEYS);
 	else
 		rc = parse_root(c, root);
 	c->doc = NULL;
@@ -1711,6 +2007,8 @@ static int parse_text(struct kb_ctx *c, const char *text, size_t len)
 
 	if (!yaml_parser_initialize(&parser))
 		return BOT_ENOMEM;
+	c->src = text;
+	c->src_len = len;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
 				     len);
 	while (!rc) {
@@ -1726,6 +2024,8 @@ static int parse_text(struct kb_ctx *c, const char *text, size_t len)
 			break;
 	}
 	yaml_parser_delete(&parser);
+	c->src = NULL;
+	c->src_len = 0;
 	return rc;
 }
 
@@ -2132,6 +2432,11 @@ static int kb_finish(struct kb_ctx *c)
 	rc = index_build(kb);
 	for (i = 0; !rc && i < c->n_refs; i++)
 		rc = ref_check(kb, &c->refs[i], &today);
+	/* two places for one text: say which one counts */
+	if (!rc && kb->netiquette.reminder && kb->settings.netiquette)
+		rc = kb_diag_add(kb, 'w', &kb->settings.pos, "settings: "
+				 "'netiquette' is ignored because "
+				 "'netiquette.reminder' is set");
 	if (!rc)
 		rc = diags_sort(kb);
 	snprintf(kb->version, sizeof(kb->version), "%016" PRIx64, c->hash);
@@ -2149,6 +2454,13 @@ static struct kb *kb_alloc(const char *dir)
 	kb->settings.threshold = 0.5;
 	kb->settings.margin = 0.06;
 	kb->settings.review_months = 12;
+	kb->netiquette.strikes = 3;
+	kb->netiquette.mute_minutes = 10;
+	kb->netiquette.flood_messages = 8;
+	kb->netiquette.flood_seconds = 30;
+	kb->netiquette.repeats = 4;
+	kb->netiquette.max_links = 2;
+	kb->plain.max_words = 25;
 	kb->settings.state = bot_strdup("NW");
 	kb->settings.timezone = bot_strdup("Europe/Berlin");
 	if (dir)
@@ -2341,6 +2653,29 @@ static void test_release(struct kb_test *t)
 	bot_free(t->turns);
 }
 
+static void netiquette_release(struct kb_netiquette *ni)
+{
+	strv_release(&ni->insults);
+	strv_release(&ni->threats);
+	strv_release(&ni->spam);
+	strv_release(&ni->allow);
+	bot_free(ni->reminder);
+	bot_free(ni->threat);
+	bot_free(ni->flood);
+	bot_free(ni->mute);
+}
+
+static void plain_release(struct kb_plain *pl)
+{
+	size_t i;
+
+	for (i = 0; i < pl->n_words; i++) {
+		bot_free(pl->words[i].word);
+		bot_free(pl->words[i].use);
+	}
+	bot_free(pl->words);
+}
+
 static void settings_release(struct kb_settings *s)
 {
 	bot_free(s->city);
@@ -2374,6 +2709,11 @@ void kb_free(struct kb **kbp)
 		test_release(&kb->tests[i]);
 	for (i = 0; i < kb->n_diags; i++)
 		bot_free(kb->diags[i].msg);
+	for (i = 0; i < kb->n_texts; i++)
+		bot_free(kb->texts[i].label);
+	bot_free(kb->texts);
+	netiquette_release(&kb->netiquette);
+	plain_release(&kb->plain);
 	for (i = 0; i < kb->n_files; i++)
 		bot_free(kb->files[i]);
 	if (kb->index) {

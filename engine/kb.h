@@ -169,6 +169,59 @@ struct kb_settings {
 	struct kb_pos pos;
 };
 
+/*
+ * The 'netiquette:' section (format: intents/README.md).  The lists hold
+ * entries as written; their syntax was checked with netiq_entry_check().
+ * Texts are NULL when not given (netiquette.c has German defaults).
+ */
+struct kb_netiquette {
+	struct kb_strv insults;
+	struct kb_strv threats;
+	struct kb_strv spam;		/* spam words: count only with a link */
+	struct kb_strv allow;		/* words never flagged (place names) */
+	char *reminder;		/* after an insult or spam; NULL: settings.netiquette */
+	char *threat;		/* after a threat */
+	char *flood;		/* after a flood or repeated messages */
+	char *mute;		/* every message while the chat is paused */
+	int strikes;		/* violations before the chat is paused (3) */
+	int mute_minutes;	/* how long it is paused (10) */
+	int flood_messages;	/* more messages than this ... (8) */
+	int flood_seconds;	/* ... within this many seconds: flood (30) */
+	int repeats;		/* the same message this often in a row (4) */
+	int max_links;		/* more links than this: spam (2) */
+	struct kb_pos pos;	/* of the section; file NULL when absent */
+};
+
+/* One bureaucratic word and the plainer one to use ('plain_language:'). */
+struct kb_plain_word {
+	char *word;		/* "Antragsteller", "Bescheid erteilen" */
+	char *use;		/* "Sie" */
+	struct kb_pos pos;
+};
+
+struct kb_plain {
+	int max_words;		/* longer sentences are reported (25) */
+	struct kb_plain_word *words;
+	size_t n_words;
+	struct kb_pos pos;
+};
+
+/*
+ * A text citizens read (a summary, fees, an answer template, a settings
+ * text ...), with where it was written, for 'amtsbot check'.  When
+ * 'literal' is 1 the text maps to the source as written (a '|' block or
+ * a value on one line): text line k (0-based) is source line pos.line + k,
+ * and its first character is at column pos.col.  Otherwise (folded or
+ * multi-line values) pos is where the value starts.
+ */
+struct kb_text {
+	const char *text;	/* borrowed from the kb's own field */
+	const char *field;	/* "summary", "answer", "documents" ... */
+	char *label;		/* "service 'reisepass'" */
+	int literal;
+	struct kb_pos pos;
+};
+
 /* A problem found while loading or checking; severity 'e'rror or 'w'arning. */
 struct kb_diag {
 	char severity;
@@ -190,6 +243,10 @@ struct kb {
 	size_t n_intents;
 	struct kb_test *tests;
 	size_t n_tests;
+	struct kb_netiquette netiquette;
+	struct kb_plain plain;
+	struct kb_text *texts;	/* every citizen-facing text, in reading order */
+	size_t n_texts;
 	struct kb_diag *diags;
 	size_t n_diags;
 	size_t n_errors;
@@ -203,7 +260,7 @@ struct kb {
  * 'tests/' (sorted by name; hidden files and other names are skipped;
  * each file at most 4 MiB).  The order of top-level keys does not matter;
  * a file may hold any of 'settings', 'offices', 'services', 'intents',
- * 'tests' (format: intents/README.md).  An empty file is fine.  Every
+ * 'tests', 'netiquette', 'plain_language' (format: intents/README.md).  An empty file is fine.  Every
  * problem is recorded in kb->diags (all of them, not only the first) with
  * file, line and column, sorted by file and line.  Ids are checked across
  * files (duplicates, a service's office, the ids named in tests) and

@@ -481,7 +481,7 @@ static void test_root_not_mapping(void **state)
 	assert_int_equal(kb->n_errors, 1);
 	expect_diag(kb, 'e', FIX "root-list/offices.yaml", 1, 1,
 		    "the top level must be a mapping with settings, offices, "
-		    "services, intents or tests");
+		    "services, intents, tests, netiquette or plain_language");
 	kb_free(&kb);
 }
 
@@ -597,7 +597,8 @@ static void test_many_errors_at_once(void **state)
 		    "must be true, false or one of personal_data, requested, "
 		    "case, fallback");
 	expect_diag(kb, 'e', f, 24, 1, "unknown top-level key 'foo' (expected "
-		    "settings, offices, services, intents or tests)");
+		    "settings, offices, services, intents, tests, netiquette "
+		    "or plain_language)");
 	/* sorted by line, cross-reference errors included */
 	for (i = 1; i < kb->n_diags; i++)
 		assert_true(kb->diags[i - 1].pos.line <= kb->diags[i].pos.line);
@@ -987,6 +988,137 @@ static void test_alloc_failures_errors(void **state)
 			"bad: 1\n");
 }
 
+/* ---- netiquette, plain language, texts ---------------------------------- */
+
+static void test_netiquette_section(void **state)
+{
+	static const char yaml[] =
+		"netiquette:\n"					/* 1 */
+		"  insults: ['*idiot', 'du (opfer|affe)']\n"	/* 2 */
+		"  threats:\n"					/* 3 */
+		"    - ich bring ... um $\n"			/* 4 */
+		"    - '... um'\n"				/* 5 */
+		"  spam: bitcoin\n"				/* 6 */
+		"  allow: [Fucking]\n"				/* 7 */
+		"  reminder: Bitte freundlich bleiben.\n"	/* 8 */
+		"  strikes: 0\n"				/* 9 */
+		"  mute_minutes: 15\n"				/* 10 */
+		"  flood_seconds: viele\n"			/* 11 */
+		"  colour: rot\n"				/* 12 */
+		"  mute: [a, b]\n"				/* 13 */
+		"settings:\n"					/* 14 */
+		"  netiquette: Alter Text.\n";			/* 15 */
+	struct bot_err err;
+	struct kb *kb = load_str(yaml, &err);
+	const struct kb_netiquette *ni = &kb->netiquette;
+
+	(void)state;
+	assert_int_equal(ni->insults.n, 2);
+	assert_string_equal(ni->insults.v[1], "du (opfer|affe)");
+	assert_int_equal(ni->threats.n, 2);
+	assert_int_equal(ni->spam.n, 1);
+	assert_int_equal(ni->allow.n, 1);
+	assert_string_equal(ni->reminder, "Bitte freundlich bleiben.");
+	assert_int_equal(ni->mute_minutes, 15);
+	assert_int_equal(ni->strikes, 3);	/* default kept */
+	assert_int_equal(ni->flood_messages, 8);
+	assert_int_equal(ni->pos.line, 2);
+	expect_diag(kb, 'e', "t.yaml", 5, 7, "netiquette: bad entry '... um' "
+		    "in 'threats': an entry must start with a word");
+	expect_diag(kb, 'e', "t.yaml", 9, 12, "netiquette: 'strikes' must be "
+		    "a whole number from 1 to 100");
+	expect_diag(kb, 'e', "t.yaml", 11, 18, "netiquette: 'flood_seconds' "
+		    "must be a whole number from 1 to 3600");
+	expect_diag(kb, 'e', "t.yaml", 12, 3, "unknown field 'colour' in "
+		    "netiquette");
+	expect_diag(kb, 'e', "t.yaml", 13, 9, "netiquette: expected a string "
+		    "for 'mute'");
+	expect_diag(kb, 'w', "t.yaml", 15, 3, "settings: 'netiquette' is "
+		    "ignored because 'netiquette.reminder' is set");
+	assert_int_equal(kb->n_errors, 5);
+	kb_free(&kb);
+
+	kb = load_str("netiquette: []\nnetiquette: {}\n", &err);
+	expect_diag(kb, 'e', "t.yaml", 1, 13, "expected a mapping for "
+		    "'netiquette'");
+	expect_diag(kb, 'e', "t.yaml", 2, 1, "duplicate key 'netiquette'");
+	kb_free(&kb);
+}
+
+static void test_plain_language_section(void **state)
+{
+	static const char yaml[] =
+		"plain_language:\n"				/* 1 */
+		"  max_words: 20\n"				/* 2 */
+		"  words:\n"					/* 3 */
+		"    Antragsteller: Sie\n"			/* 4 */
+		"    gemäß: nach\n"				/* 5 */
+		"    Bescheid erteilen: Bescheid schicken\n"	/* 6 */
+		"    antragsteller: du\n"			/* 7 */
+		"    Vordruck: [Formular]\n";			/* 8 */
+	struct bot_err err;
+	struct kb *kb = load_str(yaml, &err);
+
+	(void)state;
+	assert_int_equal(kb->plain.max_words, 20);
+	assert_int_equal(kb->plain.n_words, 3);
+	assert_string_equal(kb->plain.words[1].word, "gemäß");
+	assert_string_equal(kb->plain.words[2].use, "Bescheid schicken");
+	assert_int_equal(kb->plain.words[2].pos.line, 6);
+	assert_int_equal(kb->plain.words[2].pos.col, 5);
+	expect_diag(kb, 'e', "t.yaml", 7, 5, "plain_language: duplicate word "
+		    "'antragsteller' (first at line 4)");
+	expect_diag(kb, 'e', "t.yaml", 8, 15, "plain_language: expected "
+		    "'word: plainer word' in 'words'");
+	assert_int_equal(kb->n_errors, 2);
+	kb_free(&kb);
+
+	kb = load_str("plain_language:\n  max_words: 2\n  words: [a]\n", &err);
+	expect_diag(kb, 'e', "t.yaml", 2, 14, "plain_language: 'max_words' "
+		    "must be a whole number from 5 to 200");
+	expect_diag(kb, 'e', "t.yaml", 3, 10, "plain_language: expected a "
+		    "mapping 'word: plainer word' for 'words'");
+	kb_free(&kb);
+}
+
+static void test_texts_and_leika(void **state)
+{
+	static const char yaml[] =
+		"services:\n"					/* 1 */
+		"  - id: pass\n"				/* 2 */
+		"    name: Reisepass\n"				/* 3 */
+		"    office: none\n"				/* 4 */
+		"    summary: Kurz.\n"				/* 5 */
+		"    documents: [Foto, Ausweis]\n"		/* 6 */
+		"    leika: 99010003\n"				/* 7 */
+		"intents:\n"					/* 8 */
+		"  - id: kosten\n"				/* 9 */
+		"    keywords: [kosten]\n"			/* 10 */
+		"    answer: |\n"				/* 11 */
+		"      Zeile eins.\n"				/* 12 */
+		"      Zeile zwei.\n";				/* 13 */
+	struct bot_err err;
+	struct kb *kb = load_str(yaml, &err);
+
+	(void)state;
+	assert_int_equal(kb->n_texts, 4);
+	assert_string_equal(kb->texts[0].field, "summary");
+	assert_string_equal(kb->texts[0].label, "service 'pass'");
+	assert_string_equal(kb->texts[0].text, "Kurz.");
+	assert_int_equal(kb->texts[0].pos.line, 5);
+	assert_int_equal(kb->texts[0].pos.col, 14);
+	assert_int_equal(kb->texts[0].literal, 1);
+	assert_string_equal(kb->texts[2].text, "Ausweis");
+	assert_int_equal(kb->texts[2].pos.col, 23);
+	assert_string_equal(kb->texts[3].field, "answer");
+	assert_int_equal(kb->texts[3].literal, 1);
+	assert_int_equal(kb->texts[3].pos.line, 12);
+	assert_int_equal(kb->texts[3].pos.col, 7);
+	expect_diag(kb, 'w', "t.yaml", 7, 12, "service 'pass': 'leika' should "
+		    "be a LeiKa key of 14 digits (got '99010003')");
+	kb_free(&kb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1018,6 +1150,9 @@ int main(void)
 		cmocka_unit_test(test_lookup_10000_services),
 		cmocka_unit_test(test_alloc_failures_good),
 		cmocka_unit_test(test_alloc_failures_errors),
+		cmocka_unit_test(test_netiquette_section),
+		cmocka_unit_test(test_plain_language_section),
+		cmocka_unit_test(test_texts_and_leika),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
