@@ -311,6 +311,20 @@ static int small_talk_with_topic(const struct kb_intent *in,
 	       (mr->service_score >= TOPIC_SURE || mr->office_score >= TOPIC_SURE);
 }
 
+/* A vague service, but a sure office: answer about the office; else
+ * nothing. */
+static void office_instead(const struct dialog *d, const struct match_result *mr,
+			   struct turn *t)
+{
+	t->intent = NULL;
+	if (!mr->office || mr->office_score < TOPIC_SURE || !d->office_intent)
+		return;
+	t->intent = d->office_intent;
+	t->service = NULL;
+	t->office = mr->office;
+	t->confidence = mr->office_score;
+}
+
 /* The kind of question and its topic, or no intent at all. */
 static void pick_intent(struct dialog *d, const struct dialog_state *st,
 			const struct match_result *mr, struct turn *t)
@@ -329,17 +343,8 @@ static void pick_intent(struct dialog *d, const struct dialog_state *st,
 	if (t->intent && topic_missing(t) &&
 	    !(mr->cand[0].pattern && mr->coverage >= ASK_COVERAGE))
 		t->intent = NULL;
-	if (t->intent && weak_overview(d, mr, t)) {
-		/* a vague service, but a sure office: answer about the office */
-		t->intent = NULL;
-		if (mr->office && mr->office_score >= TOPIC_SURE &&
-		    d->office_intent) {
-			t->intent = d->office_intent;
-			t->service = NULL;
-			t->office = mr->office;
-			t->confidence = mr->office_score;
-		}
-	}
+	if (t->intent && weak_overview(d, mr, t))
+		office_instead(d, mr, t);
 }
 
 /* Two readings too close to tell apart: ask which one is meant. */
