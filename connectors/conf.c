@@ -53,6 +53,18 @@ static const struct conf_key conf_keys[] = {
 	  "AMTSBOT_MAX_CONNECTIONS", "--max-connections", "open connections at most (raises the file limit)" },
 	{ "ping_seconds", CONF_INT, "30", 5, 3600, F(ping_seconds),
 	  "AMTSBOT_PING_SECONDS", "--ping-seconds", "WebSocket ping interval; silent peers are closed 10 s later" },
+	{ "default_team", CONF_STR, "buergerservice", 0, 0, F(default_team),
+	  "AMTSBOT_DEFAULT_TEAM", "--default-team", "team for handoffs whose service and office name none; its agents see every team's queue" },
+	{ "handoff_hours", CONF_INT, "1", 0, 1, F(handoff_hours),
+	  "AMTSBOT_HANDOFF_HOURS", "--handoff-hours", "1: a team is off duty outside the opening hours of its office; 0: whenever an agent is connected" },
+	{ "agent_grace_seconds", CONF_INT, "60", 1, 86400, F(agent_grace),
+	  "AMTSBOT_AGENT_GRACE_SECONDS", "--agent-grace-seconds", "a disconnected agent's conversations go back to the queue after this" },
+	{ "claim_timeout_seconds", CONF_INT, "300", 2, 86400, F(claim_timeout),
+	  "AMTSBOT_CLAIM_TIMEOUT_SECONDS", "--claim-timeout-seconds", "a claimed conversation goes back to the queue if the agent writes nothing for this long" },
+	{ "citizen_timeout_minutes", CONF_INT, "30", 1, 10080, F(citizen_timeout),
+	  "AMTSBOT_CITIZEN_TIMEOUT_MINUTES", "--citizen-timeout-minutes", "a queued case whose citizen left this long ago ends as abandoned if it holds no message and no contact" },
+	{ "agent_auth_failures", CONF_INT, "5", 1, 100, F(auth_failures),
+	  "AMTSBOT_AGENT_AUTH_FAILURES", "--agent-auth-failures", "failed agent logins per minute per connection and per address before refusing" },
 	{ "log_level", CONF_LEVEL, "notice", 0, 0, F(log_level),
 	  "AMTSBOT_LOG_LEVEL", "--log-level", "error, warning, notice, info or debug (debug logs citizens' text)" },
 };
@@ -423,4 +435,11 @@ void conf_write_example(FILE *fp)
 		else
 			fprintf(fp, "%s: \"%s\"\n", k->name, conf_def_text(k));
 	}
+	fprintf(fp, "\n# Secret key (not a key of this file: secrets stay out of config files).\n"
+		"# Contact data that citizens leave while nobody is on duty is stored\n"
+		"# encrypted with AES-256-GCM.  The key is the environment variable\n"
+		"# AMTSBOT_SECRET_KEY (64 hex digits, e.g. from 'openssl rand -hex 32'),\n"
+		"# or else the file '<db>.key' next to the database, created with mode\n"
+		"# 0600 on first use.  Back it up apart from the database: without it\n"
+		"# the stored contacts cannot be read.\n");
 }

@@ -27,6 +27,12 @@ struct conf {
 	long max_frame;		/* bytes of one WebSocket message */
 	long max_connections;
 	long ping_seconds;	/* WebSocket ping interval */
+	char *default_team;	/* handoffs without a team of their own */
+	long handoff_hours;	/* 1: a team is off duty outside its hours */
+	long agent_grace;	/* seconds an agent may be away */
+	long claim_timeout;	/* seconds to the agent's first message */
+	long citizen_timeout;	/* minutes until an empty case is dropped */
+	long auth_failures;	/* failed agent logins per minute */
 };
 
 /* Fill 'c' with the defaults (strings are copies owned by 'c'). */

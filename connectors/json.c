@@ -131,6 +131,77 @@ void json_client_release(struct json_client *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ---- agents ---------------------------------------------------------- */
+
+static const char *json_member(json_t *o, const char *key, size_t *len)
+{
+	json_t *x = json_object_get(o, key);
+
+	if (!x || !json_is_string(x))
+		return NULL;
+	if (len)
+		*len = json_string_length(x);
+	return json_string_value(x);
+}
+
+enum json_client_error json_agent_parse(const char *buf, size_t len,
+					struct json_agent *m)
+{
+	static const char *const types[] = {
+		[JSON_AGENT_AUTH] = "auth", [JSON_AGENT_CLAIM] = "claim",
+		[JSON_AGENT_MESSAGE] = "message", [JSON_AGENT_NOTE] = "note",
+		[JSON_AGENT_RELEASE] = "release", [JSON_AGENT_CLOSE] = "close",
+	};
+	const char *type;
+	json_t *root;
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!root)
+		return JSON_BAD_JSON;
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return JSON_BAD_JSON;
+	}
+	type = json_member(root, "type", NULL);
+	for (i = 1; type && i < BOT_ARRAY_SIZE(types); i++)
+		if (!strcmp(type, types[i]))
+			m->type = (enum json_agent_type)i;
+	m->doc = root;
+	m->token = json_member(root, "token", &m->token_len);
+	m->conversation = json_member(root, "conversation", NULL);
+	m->text = json_member(root, "text", &m->text_len);
+	if (!m->type) {
+		json_agent_release(m);
+		return JSON_UNKNOWN_TYPE;
+	}
+	if ((m->type == JSON_AGENT_MESSAGE || m->type == JSON_AGENT_NOTE) &&
+	    (!m->text || m->text_len == strspn(m->text, " \t\r\n"))) {
+		json_agent_release(m);
+		return JSON_MISSING_TEXT;
+	}
+	return JSON_OK;
+}
+
+void json_agent_release(struct json_agent *m)
+{
+	if (m->doc)
+		json_decref(m->doc);
+	memset(m, 0, sizeof(*m));
+}
+
+void json_member_str(const char *json, const char *key, char *out,
+		     size_t size)
+{
+	json_t *root = json ? json_loads(json, 0, NULL) : NULL;
+	const char *v = root ? json_member(root, key, NULL) : NULL;
+
+	if (size)
+		snprintf(out, size, "%s", v ? v : "");
+	json_decref(root);
+}
+
 /* ---- writer ---------------------------------------------------------- */
 
 int json_str_add(struct strbuf *sb, const char *s, size_t len)
@@ -173,6 +244,11 @@ static int json_opt(struct strbuf *sb, const char *s)
 	if (!s)
 		return strbuf_add(sb, "null", 4);
 	return json_str_add(sb, s, strlen(s));
+}
+
+int json_opt_add(struct strbuf *sb, const char *s)
+{
+	return json_opt(sb, s);
 }
 
 /* ',"key":' with the comma unless 'first'. */

@@ -82,7 +82,45 @@ int json_ok_add(struct strbuf *sb, int64_t seq) BOT_WUR;
  * 'reply_to' (the client id of the message it concerns) may be NULL. */
 int json_error_add(struct strbuf *sb, const char *code, const char *message,
 		   const char *reply_to) BOT_WUR;
+/* ---- the agents' protocol (/agent/ws) ---- */
+
+enum json_agent_type {
+	JSON_AGENT_AUTH = 1,
+	JSON_AGENT_CLAIM,
+	JSON_AGENT_MESSAGE,
+	JSON_AGENT_NOTE,
+	JSON_AGENT_RELEASE,
+	JSON_AGENT_CLOSE,
+};
+
+/* One parsed agent frame; strings valid until json_agent_release(). */
+struct json_agent {
+	enum json_agent_type type;
+	const char *token;		/* auth; NULL when absent or not a string */
+	size_t token_len;
+	const char *conversation;	/* NULL when absent or not a string */
+	const char *text;		/* message, note; NULL when absent */
+	size_t text_len;
+	void *doc;			/* private */
+};
+
+/*
+ * Parse an agent frame.  JSON_BAD_JSON for no object, JSON_UNKNOWN_TYPE,
+ * JSON_MISSING_TEXT for message/note without text (or only blanks).
+ * Missing tokens and conversations are left to the caller.
+ */
+enum json_client_error json_agent_parse(const char *buf, size_t len,
+					struct json_agent *m) BOT_WUR;
+void json_agent_release(struct json_agent *m);
+
+/* Copy string member 'key' of the JSON object in 'json' to 'out' (at
+ * most size - 1 bytes); "" when there is none.  For stored payloads. */
+void json_member_str(const char *json, const char *key, char *out,
+		     size_t size);
+
 /* A JSON string literal with quotes; 'len' bytes of valid UTF-8. */
 int json_str_add(struct strbuf *sb, const char *s, size_t len) BOT_WUR;
+/* A JSON string or null for NULL. */
+int json_opt_add(struct strbuf *sb, const char *s) BOT_WUR;
 
 #endif /* JSON_H */

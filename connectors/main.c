@@ -53,6 +53,8 @@ static const struct subcommand subcommands[] = {
 	{ "import-faq", cli_import_faq, "turn an FAQ (CSV) into a knowledge base" },
 	{ "bench", cli_bench, "measure answers per second and latency" },
 	{ "serve", serve_main, "run the HTTP/WebSocket server" },
+	{ "agent", cli_agent, "add, list or remove staff accounts for the agent console" },
+	{ "stats", cli_stats, "print handoff statistics per reason and team" },
 };
 
 static void usage(FILE *fp)

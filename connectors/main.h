@@ -23,5 +23,7 @@ int cli_test(int argc, char **argv);
 int cli_import_faq(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int serve_main(int argc, char **argv);
+int cli_agent(int argc, char **argv);
+int cli_stats(int argc, char **argv);
 
 #endif /* MAIN_H */

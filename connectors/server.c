@@ -381,7 +381,7 @@ static int server_origins_init(struct server *s, int port, struct bot_err *err)
 struct server_priv {
 	struct server *srv;
 	struct lws_protocols protocols[3];
-	struct lws_http_mount mounts[3];
+	struct lws_http_mount mounts[4];
 	struct lws_protocol_vhost_options headers[4];
 	struct lws_protocol_vhost_options pvo, pvo_default;
 	lws_retry_bo_t retry;
@@ -445,6 +445,12 @@ static void server_mounts(struct server *s, struct server_priv *pv)
 	m[2].cache_max_age = 300;
 	m[2].cache_reusable = 1;
 	m[2].cache_revalidate = 1;
+	m[2].mount_next = &m[3];
+	/* the agent console: /agent is web-widget/agent.html */
+	m[3] = m[2];
+	m[3].mountpoint = "/agent";
+	m[3].def = "agent.html";
+	m[3].mount_next = NULL;
 	for (m = pv->mounts; m; m = (struct lws_http_mount *)m->mount_next)
 		m->mountpoint_len = (unsigned char)strlen(m->mountpoint);
 }

@@ -20,6 +20,8 @@ struct kb;
 struct dialog;
 struct store;
 struct reply;
+struct web_vhd;
+struct agent_hub;
 
 /* ---- logging (redis serverLog, mosquitto log__printf) --------------- */
 
@@ -77,6 +79,8 @@ struct server {
 	time_t started;
 	unsigned open_connections;
 	struct server_metrics metrics;
+	struct web_vhd *web;	/* web.c's vhost state, set at PROTOCOL_INIT */
+	struct agent_hub *agents;	/* agent.c: handoff queue and agents */
 	void *priv;		/* server.c's timers and inotify state */
 };
 

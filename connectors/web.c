@@ -16,6 +16,7 @@
 #include "engine/store.h"
 #include "engine/strbuf.h"
 #include "engine/text.h"
+#include "agent.h"
 #include "json.h"
 #include "server.h"
 
@@ -36,6 +37,9 @@ struct web_frame {
 
 struct web_pss {
 	struct web_pss *wait_next;	/* vhd->waiting: needs the commit */
+	struct web_pss *all_next, *all_prev;	/* vhd->all: open sockets */
+	struct agent_conn *agent;	/* on /agent/ws: agent.c's state */
+	int close_after;	/* close once the queue is written */
 	int waiting;
 	struct lws *wsi;
 	struct web_frame *q_head, *q_tail;
@@ -54,6 +58,7 @@ struct web_vhd {
 	struct server *srv;
 	struct lws_context *ctx;
 	struct web_pss *waiting;
+	struct web_pss *all;
 	uint64_t committed;	/* commits done; open transaction: committed + 1 */
 	int commit_scheduled;
 	lws_sorted_usec_list_t sul_commit;
@@ -251,9 +256,68 @@ static int web_write_one(struct web_vhd *vhd, struct web_pss *pss,
 		pss->q_tail = NULL;
 	pss->q_len--;
 	web_frame_put(vhd, f);
+	if (!pss->q_head && pss->close_after) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)"refused", 7);
+		return -1;
+	}
 	if (pss->q_head && pss->q_head->gen <= vhd->committed)
 		lws_callback_on_writable(wsi);
 	return 0;
+}
+
+/* ---- sending from other modules (agent.c) ------------------------------ */
+
+int web_conn_send(struct server *s, struct web_pss *pss, const char *json,
+		  size_t len)
+{
+	struct web_frame *f = web_frame_get(s->web);
+
+	if (!f)
+		return -1;
+	return web_send(s->web, pss, f, strbuf_add(&f->buf, json, len));
+}
+
+void web_conn_close_after(struct server *s, struct web_pss *pss)
+{
+	pss->close_after = 1;
+	if (!pss->q_head)
+		lws_callback_on_writable(pss->wsi);
+	(void)s;
+}
+
+int web_conv_send(struct server *s, const char *conv, const char *json,
+		  size_t len)
+{
+	struct web_pss *p;
+	int n = 0;
+
+	for (p = s->web->all; p; p = p->all_next)
+		if (!p->agent && !strcmp(p->conv, conv) &&
+		    !web_conn_send(s, p, json, len))
+			n++;
+	return n;
+}
+
+int web_conv_online(struct server *s, const char *conv)
+{
+	struct web_pss *p;
+	int n = 0;
+
+	for (p = s->web->all; p; p = p->all_next)
+		n += !p->agent && !strcmp(p->conv, conv);
+	return n;
+}
+
+void web_commit_soon(struct server *s)
+{
+	struct web_vhd *vhd = s->web;
+
+	if (!store_in_transaction(s->store) || vhd->commit_scheduled)
+		return;
+	vhd->commit_scheduled = 1;
+	lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, web_commit_cb,
+			 WEB_COMMIT_US);
 }
 
 /* ---- conversations ---------------------------------------------------- */
@@ -373,6 +437,8 @@ static int web_hello(struct web_vhd *vhd, struct web_pss *pss,
 		return web_error(vhd, pss, "internal", NULL);
 	if (rc == 0 && web_conv_new(vhd, pss))
 		return web_error(vhd, pss, "internal", NULL);
+	if (rc > 0)
+		agent_citizen_presence(vhd->srv, pss->conv, 1);
 	return 0;
 }
 
@@ -498,7 +564,11 @@ static int web_answer(struct web_vhd *vhd, struct web_pss *pss,
 	log_msg(LOG_DEBUG, "conversation '%s': question '%s'", pss->conv,
 		strbuf_str(&r->redacted));
 	f->t_recv = t_recv;
-	return web_send(vhd, pss, f, 0);
+	if (web_send(vhd, pss, f, 0))
+		return -1;
+	if (r->handoff)
+		agent_citizen_handoff(srv, pss->conv, "web", r);
+	return 0;
 }
 
 static int web_message(struct web_vhd *vhd, struct web_pss *pss,
@@ -512,7 +582,7 @@ static int web_message(struct web_vhd *vhd, struct web_pss *pss,
 		return web_error(vhd, pss, "rate_limited", m->id);
 	if (!pss->conv[0] && web_conv_new(vhd, pss))
 		return web_error(vhd, pss, "internal", m->id);
-	if (m->id) {
+	if (m->id && !agent_in_handoff(vhd->srv, pss->conv)) {
 		rc = store_msg_seen(vhd->srv->store, pss->conv, m->id,
 				    &reply_seq, &err);
 		if (rc < 0) {
@@ -526,6 +596,13 @@ static int web_message(struct web_vhd *vhd, struct web_pss *pss,
 	if (web_utf8_chars(m->text, m->text_len) >
 	    (size_t)vhd->srv->conf->max_message)
 		return web_error(vhd, pss, "too_long", m->id);
+	/* a person has the conversation: the bot stays silent */
+	if (agent_in_handoff(vhd->srv, pss->conv)) {
+		if (agent_citizen_message(vhd->srv, pss->conv, m->id, m->text,
+					  m->text_len))
+			return web_error(vhd, pss, "internal", m->id);
+		return 0;
+	}
 	return web_answer(vhd, pss, m, t_recv);
 }
 
@@ -538,6 +615,8 @@ static int web_frame_in(struct web_vhd *vhd, struct web_pss *pss,
 
 	if (text_utf8_check(buf, len, NULL))
 		return web_error(vhd, pss, "bad_utf8", NULL);
+	if (pss->agent)
+		return agent_frame_in(vhd->srv, pss->agent, buf, len);
 	e = json_client_parse(buf, len, &m);
 	if (e)
 		return web_error(vhd, pss, json_client_error_code(e), NULL);
@@ -609,7 +688,7 @@ int web_upgrade_allowed(const struct server *s, struct lws *wsi)
 	int n;
 
 	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(buf, "/ws"))
+	    (strcmp(buf, WEB_PATH) && strcmp(buf, WEB_AGENT_PATH)))
 		return 0;
 	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
 	if (n == 0)
@@ -637,6 +716,14 @@ static int web_confirm_upgrade(struct web_vhd *vhd, struct lws *wsi)
 	return -1;
 }
 
+static int web_is_agent_path(struct lws *wsi)
+{
+	char uri[32];
+
+	return lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
+	       !strcmp(uri, WEB_AGENT_PATH);
+}
+
 static int web_open(struct web_vhd *vhd, struct web_pss *pss, struct lws *wsi)
 {
 	long limit = vhd->srv->conf->rate_limit;
@@ -650,6 +737,15 @@ static int web_open(struct web_vhd *vhd, struct web_pss *pss, struct lws *wsi)
 			return -1;
 	}
 	vhd->srv->open_connections++;
+	pss->all_next = vhd->all;
+	if (vhd->all)
+		vhd->all->all_prev = pss;
+	vhd->all = pss;
+	if (web_is_agent_path(wsi)) {
+		pss->agent = agent_conn_new(vhd->srv, pss, wsi);
+		if (!pss->agent)
+			return -1;
+	}
 	return 0;
 }
 
@@ -660,6 +756,16 @@ static void web_close(struct web_vhd *vhd, struct web_pss *pss)
 
 	if (!pss->wsi)
 		return;		/* ESTABLISHED failed before the open */
+	if (pss->all_prev)
+		pss->all_prev->all_next = pss->all_next;
+	else if (vhd->all == pss)
+		vhd->all = pss->all_next;
+	if (pss->all_next)
+		pss->all_next->all_prev = pss->all_prev;
+	if (pss->agent)
+		agent_conn_free(vhd->srv, &pss->agent);
+	else if (pss->conv[0] && !web_conv_online(vhd->srv, pss->conv))
+		agent_citizen_presence(vhd->srv, pss->conv, 0);
 	for (pp = &vhd->waiting; *pp; pp = &(*pp)->wait_next)
 		if (*pp == pss) {
 			*pp = pss->wait_next;
@@ -686,8 +792,9 @@ static int web_vhd_init(struct lws *wsi)
 		return -1;
 	vhd->ctx = lws_get_context(wsi);
 	vhd->srv = lws_context_user(vhd->ctx);
+	vhd->srv->web = vhd;
 	reply_init(&vhd->reply);
-	return 0;
+	return agent_hub_start(vhd->srv, vhd->ctx);
 }
 
 /* At shutdown: commit what is pending, free the recycled frames. */
@@ -697,6 +804,7 @@ static void web_vhd_destroy(struct web_vhd *vhd)
 
 	if (!vhd)
 		return;
+	agent_hub_stop(vhd->srv);
 	lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, NULL,
 			 LWS_SET_TIMER_USEC_CANCEL);
 	web_commit(vhd);

@@ -17,12 +17,35 @@ struct lws_protocols;
 struct lws;
 struct server;
 
+struct web_pss;
+
+#define WEB_PATH "/ws"
+#define WEB_AGENT_PATH "/agent/ws"	/* agent.c's protocol, same socket code */
+
 /*
- * May this upgrade become a citizens' WebSocket?  Only on /ws, and only
+ * May this upgrade become a WebSocket?  Only on /ws or /agent/ws, and only
  * without an Origin header (not a browser) or from an allowed origin.
  * Logs refusals.  Returns 1 when allowed.
  */
 int web_upgrade_allowed(const struct server *s, struct lws *wsi);
+
+/*
+ * Queue 'len' bytes of JSON on one connection (copied).  Like every
+ * frame it waits for the open transaction's commit.  -1 when the queue
+ * is full or memory is short (the frame is dropped and logged).
+ */
+int web_conn_send(struct server *s, struct web_pss *pss, const char *json,
+		  size_t len);
+/* Close the connection (code 1008) once its queued frames are written. */
+void web_conn_close_after(struct server *s, struct web_pss *pss);
+/* Queue JSON on every citizen connection of conversation 'conv'; returns
+ * how many got it. */
+int web_conv_send(struct server *s, const char *conv, const char *json,
+		  size_t len);
+/* Citizen connections open on conversation 'conv'. */
+int web_conv_online(struct server *s, const char *conv);
+/* Commit the open transaction soon (1 ms), even if no frame waits. */
+void web_commit_soon(struct server *s);
 
 /* Fill 'p' with the protocol table entry (name, callback, pss size). */
 void web_protocol(struct lws_protocols *p);

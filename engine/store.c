@@ -11,6 +11,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "banned.h"
 
@@ -53,6 +58,41 @@ static const char *const store_migrations[] = {
 	"  conv TEXT, channel TEXT, text TEXT NOT NULL,"
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX suggestions_created ON suggestions(created);",
+	/*
+	 * 2: agents (only the SHA-256 of their token), handoffs (one row per
+	 * handoff, for the queue after a restart and for statistics; the
+	 * citizen's contact AES-256-GCM encrypted), agents' internal notes
+	 */
+	"CREATE TABLE agents ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  team TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('agent', 'editor')),"
+	"  token_hash TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE handoffs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conv TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  team TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('queued', 'active', 'ended')),"
+	"  agent TEXT,"
+	"  queued_at INTEGER NOT NULL,"
+	"  claimed_at INTEGER,"
+	"  ended_at INTEGER,"
+	"  outcome TEXT CHECK (outcome IS NULL OR outcome IN"
+	"    ('released', 'closed', 'abandoned', 'timeout')),"
+	"  requeued INTEGER NOT NULL DEFAULT 0,"
+	"  contact BLOB);"
+	"CREATE INDEX handoffs_open ON handoffs(state) WHERE state != 'ended';"
+	"CREATE INDEX handoffs_conv ON handoffs(conv);"
+	"CREATE TABLE notes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conv TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+	"  agent TEXT NOT NULL,"
+	"  text TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX notes_conv ON notes(conv);",
 };
 
 #define STORE_SCHEMA_VERSION ((int)BOT_ARRAY_SIZE(store_migrations))
@@ -99,6 +139,19 @@ enum store_stmt {
 	ST_COUNT_MSG,
 	ST_COUNT_FEEDBACK,
 	ST_COUNT_SUGG,
+	ST_COUNT_AGENTS,
+	ST_COUNT_HANDOFFS,
+	ST_COUNT_NOTES,
+	ST_AGENT_ADD,
+	ST_AGENT_DEL,
+	ST_AGENT_ALL,
+	ST_HANDOFF_ADD,
+	ST_HANDOFF_UPDATE,
+	ST_HANDOFF_CONTACT,
+	ST_HANDOFF_OPEN,
+	ST_HANDOFF_ALL,
+	ST_NOTE_ADD,
+	ST_PURGE_HANDOFF,
 	ST_NUM
 };
 
@@ -139,11 +192,45 @@ static const char *const store_sql[ST_NUM] = {
 	[ST_COUNT_MSG] = "SELECT count(*) FROM messages",
 	[ST_COUNT_FEEDBACK] = "SELECT count(*) FROM feedback",
 	[ST_COUNT_SUGG] = "SELECT count(*) FROM suggestions",
+	[ST_COUNT_AGENTS] = "SELECT count(*) FROM agents",
+	[ST_COUNT_HANDOFFS] = "SELECT count(*) FROM handoffs",
+	[ST_COUNT_NOTES] = "SELECT count(*) FROM notes",
+	[ST_AGENT_ADD] = "INSERT INTO agents (name, team, role, token_hash,"
+		" created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_AGENT_DEL] = "DELETE FROM agents WHERE name = ?1",
+	[ST_AGENT_ALL] = "SELECT name, team, role, token_hash, created"
+		" FROM agents ORDER BY name",
+	[ST_HANDOFF_ADD] = "INSERT INTO handoffs (conv, channel, reason, team,"
+		" state, agent, queued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_HANDOFF_UPDATE] = "UPDATE handoffs SET state = ?2, agent = ?3,"
+		" claimed_at = ?4, ended_at = ?5, outcome = ?6, requeued = ?7"
+		" WHERE id = ?1",
+	[ST_HANDOFF_CONTACT] = "UPDATE handoffs SET contact = ?2 WHERE id = ?1",
+	[ST_HANDOFF_OPEN] = "SELECT id, conv, channel, reason, team, state,"
+		" agent, queued_at, claimed_at, ended_at, outcome, requeued,"
+		" contact FROM handoffs WHERE state != 'ended' ORDER BY id",
+	[ST_HANDOFF_ALL] = "SELECT id, conv, channel, reason, team, state,"
+		" agent, queued_at, claimed_at, ended_at, outcome, requeued,"
+		" NULL FROM handoffs ORDER BY id",
+	[ST_NOTE_ADD] = "INSERT INTO notes (conv, agent, text, created)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	/* contacts are personal data: gone with their conversation */
+	[ST_PURGE_HANDOFF] = "UPDATE handoffs SET contact = NULL"
+		" WHERE contact IS NOT NULL AND state = 'ended'"
+		" AND conv NOT IN (SELECT id FROM conversations)",
 };
+
+#define STORE_KEY_LEN 32
+#define STORE_NONCE_LEN 12
+#define STORE_TAG_LEN 16
+#define STORE_CONTACT_MAX 4096
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_NUM];
+	char *path;		/* for the key file next to the database */
+	unsigned char key[STORE_KEY_LEN];
+	int have_key;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -329,7 +416,10 @@ struct store *store_open(const char *path, struct bot_err *err)
 		return NULL;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	if (store_setup(s, path, err)) {
+	s->path = bot_strdup(path);
+	if (!s->path || store_setup(s, path, err)) {
+		if (!s->path)
+			bot_fail(err, BOT_ENOMEM, "out of memory");
 		store_close(&s);
 		return NULL;
 	}
@@ -347,6 +437,8 @@ void store_close(struct store **sp)
 		sqlite3_finalize(s->st[i]);
 	/* An open transaction is rolled back by sqlite3_close(). */
 	sqlite3_close(s->db);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
+	bot_free(s->path);
 	bot_free(s);
 	*sp = NULL;
 }
@@ -823,7 +915,8 @@ static int store_purge_rows(struct store *s, time_t before, int64_t *n,
 	/* Direct deletes only: cascaded messages are not counted. */
 	*n = sqlite3_changes64(s->db);
 	sqlite3_bind_int64(s->st[ST_PURGE_SUGG], 1, (sqlite3_int64)before);
-	if (store_run(s->st[ST_PURGE_SUGG]) != SQLITE_OK)
+	if (store_run(s->st[ST_PURGE_SUGG]) != SQLITE_OK ||
+	    store_run(s->st[ST_PURGE_HANDOFF]) != SQLITE_OK)
 		goto fail;
 	return store_commit(s, err);
 fail:
@@ -887,6 +980,9 @@ int64_t store_count(struct store *s, const char *table)
 		{ "messages", ST_COUNT_MSG },
 		{ "feedback", ST_COUNT_FEEDBACK },
 		{ "suggestions", ST_COUNT_SUGG },
+		{ "agents", ST_COUNT_AGENTS },
+		{ "handoffs", ST_COUNT_HANDOFFS },
+		{ "notes", ST_COUNT_NOTES },
 	};
 	sqlite3_stmt *st = NULL;
 	int64_t n = -1;
@@ -901,4 +997,443 @@ int64_t store_count(struct store *s, const char *table)
 		n = sqlite3_column_int64(st, 0);
 	store_done(st);
 	return n;
+}
+
+/* ---- agents ------------------------------------------------------------------- */
+
+void store_token_hash(const char *token, size_t len,
+		      char out[STORE_HASH_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned int n = 0;
+	size_t i;
+
+	if (!EVP_Digest(token, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		memset(md, 0, sizeof(md));	/* matches no stored hash */
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[STORE_HASH_HEX] = '\0';
+}
+
+static int store_name_ok(const char *s)
+{
+	return s && *s && strlen(s) < STORE_NAME_MAX;
+}
+
+int store_agent_add(struct store *s, const struct store_agent *a,
+		    struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_AGENT_ADD];
+	int rc;
+
+	if (!store_name_ok(a->name) || !store_name_ok(a->team))
+		return bot_fail(err, BOT_EINVAL, "cannot add agent '%s': name "
+				"and team must have 1 to %d bytes", nz(a->name),
+				STORE_NAME_MAX - 1);
+	if (!a->role || (strcmp(a->role, "agent") && strcmp(a->role, "editor")))
+		return bot_fail(err, BOT_EINVAL, "cannot add agent '%s': unknown "
+				"role '%s'", a->name, nz(a->role));
+	if (!a->token_hash || strlen(a->token_hash) != STORE_HASH_HEX ||
+	    strspn(a->token_hash, "0123456789abcdef") != STORE_HASH_HEX)
+		return bot_fail(err, BOT_EINVAL, "cannot add agent '%s': bad "
+				"token hash", a->name);
+	bind_text(st, 1, a->name);
+	bind_text(st, 2, a->team);
+	bind_text(st, 3, a->role);
+	bind_text(st, 4, a->token_hash);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)(a->created ? a->created :
+						  time(NULL)));
+	rc = store_run(st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return bot_fail(err, BOT_EAUTH, "agent '%s' exists already",
+				a->name);
+	if (rc != SQLITE_OK)
+		return store_dberr(s, err, "cannot add agent", a->name);
+	return BOT_OK;
+}
+
+int store_agent_remove(struct store *s, const char *name, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_AGENT_DEL];
+
+	bind_text(st, 1, name);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot remove agent", name);
+	if (sqlite3_changes(s->db) == 0)
+		return bot_fail(err, BOT_ENOTFOUND, "no agent '%s'", nz(name));
+	return BOT_OK;
+}
+
+int store_agent_each(struct store *s, store_agent_fn fn, void *arg,
+		     struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_AGENT_ALL];
+	struct store_agent a;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a.name = col_text(st, 0);
+		a.team = col_text(st, 1);
+		a.role = col_text(st, 2);
+		a.token_hash = col_text(st, 3);
+		a.created = (time_t)sqlite3_column_int64(st, 4);
+		if (fn(arg, &a)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rc = store_dberr(s, err, "cannot read agents", NULL);
+	else
+		rc = BOT_OK;
+	store_done(st);
+	return rc;
+}
+
+/* ---- the secret key for contacts ------------------------------------------------ */
+
+static int store_unhex(const char *hex, unsigned char *out, size_t n)
+{
+	size_t i;
+	int hi, lo;
+
+	if (strlen(hex) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]);
+		lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int store_random(unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = getrandom(buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Create "<db>.key" with a fresh key, mode 0600; fails if it exists. */
+static int store_key_create(struct store *s, const char *file,
+			    struct bot_err *err)
+{
+	char hex[2 * STORE_KEY_LEN + 2];
+	size_t i;
+	int fd, ok;
+
+	if (store_random(s->key, sizeof(s->key)))
+		return bot_fail(err, BOT_EAUTH, "cannot make secret key: %s",
+				strerror(errno));
+	for (i = 0; i < STORE_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", s->key[i]);
+	hex[2 * STORE_KEY_LEN] = '\n';
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bot_fail(err, BOT_EAUTH, "cannot create key file '%s': %s",
+				file, strerror(errno));
+	ok = write(fd, hex, 2 * STORE_KEY_LEN + 1) == 2 * STORE_KEY_LEN + 1 &&
+	     fsync(fd) == 0;
+	ok = (close(fd) == 0) && ok;
+	OPENSSL_cleanse(hex, sizeof(hex));
+	if (!ok)
+		return bot_fail(err, BOT_EAUTH, "cannot write key file '%s': %s",
+				file, strerror(errno));
+	return BOT_OK;
+}
+
+static int store_key_read(struct store *s, const char *file,
+			  struct bot_err *err)
+{
+	char hex[2 * STORE_KEY_LEN + 8];
+	ssize_t n;
+	int fd, rc = BOT_OK;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return bot_fail(err, BOT_EAUTH, "cannot open key file '%s': %s",
+				file, strerror(errno));
+	n = read(fd, hex, sizeof(hex) - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	hex[n] = '\0';
+	hex[strcspn(hex, "\r\n")] = '\0';
+	if (store_unhex(hex, s->key, STORE_KEY_LEN))
+		rc = bot_fail(err, BOT_EAUTH, "key file '%s' does not hold 64 "
+			      "hex digits", file);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
+int store_key_load(struct store *s, struct bot_err *err)
+{
+	const char *env = getenv("AMTSBOT_SECRET_KEY");
+	char file[4096];
+	int rc;
+
+	if (s->have_key)
+		return BOT_OK;
+	if (env && *env) {
+		if (store_unhex(env, s->key, STORE_KEY_LEN))
+			return bot_fail(err, BOT_EAUTH, "AMTSBOT_SECRET_KEY "
+					"must be 64 hex digits");
+		s->have_key = 1;
+		return BOT_OK;
+	}
+	if ((size_t)snprintf(file, sizeof(file), "%s.key", s->path) >=
+	    sizeof(file))
+		return bot_fail(err, BOT_EAUTH, "database path too long");
+	rc = access(file, F_OK) == 0 ? store_key_read(s, file, err) :
+	     store_key_create(s, file, err);
+	/* two processes may race to create it: read the winner's */
+	if (rc && errno == EEXIST)
+		rc = store_key_read(s, file, err);
+	s->have_key = rc == BOT_OK;
+	return rc;
+}
+
+/* ---- contact encryption ---------------------------------------------------------- */
+
+/* out = nonce | ciphertext | tag; '*out_len' = len + 28. */
+static int store_seal(const struct store *s, int64_t id, const char *in,
+		      size_t len, unsigned char *out, size_t *out_len)
+{
+	unsigned char *ct = out + STORE_NONCE_LEN;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n = 0, fin = 0, ok;
+
+	if (!c || store_random(out, STORE_NONCE_LEN)) {
+		EVP_CIPHER_CTX_free(c);
+		return -1;
+	}
+	ok = EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, s->key, out) &&
+	     EVP_EncryptUpdate(c, NULL, &n, (const unsigned char *)&id,
+			       sizeof(id)) &&
+	     EVP_EncryptUpdate(c, ct, &n, (const unsigned char *)in, (int)len) &&
+	     EVP_EncryptFinal_ex(c, ct + n, &fin) &&
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, STORE_TAG_LEN,
+				 ct + n + fin);
+	EVP_CIPHER_CTX_free(c);
+	*out_len = STORE_NONCE_LEN + (size_t)(n + fin) + STORE_TAG_LEN;
+	return ok ? 0 : -1;
+}
+
+/* The inverse of store_seal; 'out' has room for 'len' bytes; -1 when the
+ * tag does not verify. */
+static int store_open_sealed(const struct store *s, int64_t id,
+			     const unsigned char *in, size_t len, char *out,
+			     size_t *out_len)
+{
+	size_t ct_len = len - STORE_NONCE_LEN - STORE_TAG_LEN;
+	EVP_CIPHER_CTX *c;
+	int n = 0, fin = 0, ok;
+
+	if (len < STORE_NONCE_LEN + STORE_TAG_LEN)
+		return -1;
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -1;
+	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, s->key, in) &&
+	     EVP_DecryptUpdate(c, NULL, &n, (const unsigned char *)&id,
+			       sizeof(id)) &&
+	     EVP_DecryptUpdate(c, (unsigned char *)out, &n,
+			       in + STORE_NONCE_LEN, (int)ct_len) &&
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, STORE_TAG_LEN,
+				 (void *)(in + len - STORE_TAG_LEN)) &&
+	     EVP_DecryptFinal_ex(c, (unsigned char *)out + n, &fin) > 0;
+	EVP_CIPHER_CTX_free(c);
+	*out_len = (size_t)(n + fin);
+	return ok ? 0 : -1;
+}
+
+int store_handoff_set_contact(struct store *s, int64_t id, const char *contact,
+			      size_t len, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_HANDOFF_CONTACT];
+	unsigned char *blob = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (len > STORE_CONTACT_MAX)
+		return bot_fail(err, BOT_ENOMEM, "contact of handoff %lld too "
+				"long", (long long)id);
+	if (len) {
+		rc = store_key_load(s, err);
+		if (rc)
+			return rc;
+		blob = bot_malloc(len + STORE_NONCE_LEN + STORE_TAG_LEN);
+		if (!blob)
+			return bot_fail(err, BOT_ENOMEM, "out of memory");
+		if (store_seal(s, id, contact, len, blob, &n)) {
+			bot_free(blob);
+			return bot_fail(err, BOT_EAUTH, "cannot encrypt contact "
+					"of handoff %lld", (long long)id);
+		}
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (blob)
+		sqlite3_bind_blob(st, 2, blob, (int)n, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	rc = store_run(st);
+	bot_free(blob);
+	if (rc != SQLITE_OK)
+		return store_dberr(s, err, "cannot store contact of handoff",
+				   NULL);
+	return BOT_OK;
+}
+
+/* ---- handoffs ------------------------------------------------------------------------ */
+
+static void bind_time(sqlite3_stmt *st, int i, time_t t)
+{
+	if (t)
+		sqlite3_bind_int64(st, i, (sqlite3_int64)t);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_handoff_add(struct store *s, struct store_handoff *h,
+		      struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_HANDOFF_ADD];
+
+	if (!h->conv || !h->channel || !h->reason || !h->team || !h->state)
+		return bot_fail(err, BOT_EINVAL, "cannot store handoff of "
+				"conversation '%s': missing field", nz(h->conv));
+	bind_text(st, 1, h->conv);
+	bind_text(st, 2, h->channel);
+	bind_text(st, 3, h->reason);
+	bind_text(st, 4, h->team);
+	bind_text(st, 5, h->state);
+	bind_text(st, 6, h->agent);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)h->queued_at);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot store handoff of conversation",
+				   h->conv);
+	h->id = sqlite3_last_insert_rowid(s->db);
+	return BOT_OK;
+}
+
+int store_handoff_update(struct store *s, const struct store_handoff *h,
+			 struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_HANDOFF_UPDATE];
+
+	sqlite3_bind_int64(st, 1, h->id);
+	bind_text(st, 2, h->state);
+	bind_text(st, 3, h->agent);
+	bind_time(st, 4, h->claimed_at);
+	bind_time(st, 5, h->ended_at);
+	bind_text(st, 6, h->outcome);
+	sqlite3_bind_int(st, 7, h->requeued != 0);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot update handoff of conversation",
+				   h->conv);
+	if (sqlite3_changes(s->db) == 0)
+		return bot_fail(err, BOT_ENOTFOUND, "no handoff %lld",
+				(long long)h->id);
+	return BOT_OK;
+}
+
+static void store_row_handoff(sqlite3_stmt *st, struct store_handoff *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = sqlite3_column_int64(st, 0);
+	h->conv = col_text(st, 1);
+	h->channel = col_text(st, 2);
+	h->reason = col_text(st, 3);
+	h->team = col_text(st, 4);
+	h->state = col_text(st, 5);
+	h->agent = col_text(st, 6);
+	h->queued_at = (time_t)sqlite3_column_int64(st, 7);
+	h->claimed_at = (time_t)sqlite3_column_int64(st, 8);
+	h->ended_at = (time_t)sqlite3_column_int64(st, 9);
+	h->outcome = col_text(st, 10);
+	h->requeued = sqlite3_column_int(st, 11);
+}
+
+/* Decrypt column 12 into a new string for h->contact (NULL if none). */
+static char *store_row_contact(struct store *s, sqlite3_stmt *st,
+			       struct store_handoff *h)
+{
+	const unsigned char *blob = sqlite3_column_blob(st, 12);
+	size_t len = (size_t)sqlite3_column_bytes(st, 12), n = 0;
+	struct bot_err err = { 0 };
+	char *out;
+
+	if (!blob || !len || store_key_load(s, &err))
+		return NULL;
+	out = bot_malloc(len + 1);
+	if (!out)
+		return NULL;
+	if (store_open_sealed(s, h->id, blob, len, out, &n)) {
+		bot_free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	h->contact = out;
+	h->contact_len = n;
+	return out;
+}
+
+int store_handoff_each(struct store *s, int all, store_handoff_fn fn,
+		       void *arg, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[all ? ST_HANDOFF_ALL : ST_HANDOFF_OPEN];
+	struct store_handoff h;
+	char *contact;
+	int rc, stop;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_row_handoff(st, &h);
+		contact = all ? NULL : store_row_contact(s, st, &h);
+		stop = fn(arg, &h);
+		if (contact) {
+			OPENSSL_cleanse(contact, h.contact_len);
+			bot_free(contact);
+		}
+		if (stop) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rc = store_dberr(s, err, "cannot read handoffs", NULL);
+	else
+		rc = BOT_OK;
+	store_done(st);
+	return rc;
+}
+
+int store_note_add(struct store *s, const char *conv, const char *agent,
+		   const char *text, time_t now, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_NOTE_ADD];
+
+	if (!conv || !agent || !text)
+		return bot_fail(err, BOT_EINVAL, "cannot store note: missing field");
+	bind_text(st, 1, conv);
+	bind_text(st, 2, agent);
+	bind_text(st, 3, text);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot store note in conversation",
+				   conv);
+	return BOT_OK;
 }

@@ -144,8 +144,94 @@ int store_suggestion(struct store *s, const char *conv, const char *channel,
 int store_purge(struct store *s, time_t before, int64_t *n,
 		struct bot_err *err) BOT_WUR;
 
+
+/* ---- agents, handoffs, notes (schema version 2) ---------------------- */
+
+#define STORE_HASH_HEX 64	/* SHA-256 in lowercase hex */
+#define STORE_NAME_MAX 64	/* agent and team names */
+
+/* SHA-256 of 'token' as 64 lowercase hex digits plus NUL in 'out'. */
+void store_token_hash(const char *token, size_t len,
+		      char out[STORE_HASH_HEX + 1]);
+
+struct store_agent {
+	const char *name;
+	const char *team;
+	const char *role;	/* "agent" or "editor" */
+	const char *token_hash;	/* 64 hex digits */
+	time_t created;
+};
+
+/*
+ * Add an agent.  BOT_EINVAL for an empty or too long name or team or a
+ * role other than "agent"/"editor" or a hash that is not 64 hex digits;
+ * BOT_EAUTH ("agent 'NAME' exists already") when the name is taken.
+ */
+int store_agent_add(struct store *s, const struct store_agent *a,
+		    struct bot_err *err) BOT_WUR;
+/* BOT_ENOTFOUND when there is no agent 'name'. */
+int store_agent_remove(struct store *s, const char *name,
+		       struct bot_err *err) BOT_WUR;
+/* Call 'fn' for every agent, by name; strings valid during the call only.
+ * 'fn' returns non-zero to stop. */
+typedef int (*store_agent_fn)(void *arg, const struct store_agent *a);
+int store_agent_each(struct store *s, store_agent_fn fn, void *arg,
+		     struct bot_err *err) BOT_WUR;
+
+/* One handoff of a conversation to a person.  Times are 0 when not yet. */
+struct store_handoff {
+	int64_t id;		/* set by store_handoff_add */
+	const char *conv;
+	const char *channel;	/* "web", "messenger" */
+	const char *reason;	/* "personal_data", "requested", "case", "fallback" */
+	const char *team;
+	const char *state;	/* "queued", "active", "ended" */
+	const char *agent;	/* NULL when nobody holds it */
+	time_t queued_at, claimed_at, ended_at;
+	const char *outcome;	/* NULL, "released", "closed", "abandoned", "timeout" */
+	int requeued;		/* came back to the queue by a time-out */
+	const char *contact;	/* clear text, decrypted; NULL when none */
+	size_t contact_len;
+};
+
+/* Insert 'h' (conv ... queued_at; contact is ignored); sets h->id. */
+int store_handoff_add(struct store *s, struct store_handoff *h,
+		      struct bot_err *err) BOT_WUR;
+/* Write state, agent, claimed_at, ended_at, outcome, requeued of h->id. */
+int store_handoff_update(struct store *s, const struct store_handoff *h,
+			 struct bot_err *err) BOT_WUR;
+/*
+ * Store the citizen's contact of handoff 'id', encrypted with AES-256-GCM
+ * (random 96-bit nonce, the handoff id as associated data) under the
+ * secret key: the environment variable AMTSBOT_SECRET_KEY (64 hex digits)
+ * or else the key file "<db>.key" next to the database, created with 32
+ * random bytes and mode 0600 on first use.  Replaces an earlier contact.
+ * 'len' 0 clears it.  BOT_EAUTH when the key cannot be loaded or made.
+ */
+int store_handoff_set_contact(struct store *s, int64_t id, const char *contact,
+			      size_t len, struct bot_err *err) BOT_WUR;
+/*
+ * Call 'fn' for every handoff (all == 1) or only the open ones (state
+ * queued or active, all == 0), in id order.  Contacts are decrypted for
+ * open ones only; one that cannot be decrypted (another key, a damaged
+ * row) is passed as NULL.  The strings are valid during the call only.
+ */
+typedef int (*store_handoff_fn)(void *arg, const struct store_handoff *h);
+int store_handoff_each(struct store *s, int all, store_handoff_fn fn,
+		       void *arg, struct bot_err *err) BOT_WUR;
+
+/* An agent's internal note on 'conv' (redacted text). */
+int store_note_add(struct store *s, const char *conv, const char *agent,
+		   const char *text, time_t now, struct bot_err *err) BOT_WUR;
+
+/*
+ * The secret key for contacts, for tests and 'amtsbot': load it now (see
+ * store_handoff_set_contact).  BOT_OK when a key is ready.
+ */
+int store_key_load(struct store *s, struct bot_err *err) BOT_WUR;
+
 /* Rows in 'table' ("conversations", "messages", "feedback",
- * "suggestions") for /healthz and tests; -1 on error or unknown table. */
+ * "suggestions", "agents", "handoffs", "notes") for /healthz and tests; -1 on error or unknown table. */
 int64_t store_count(struct store *s, const char *table);
 
 #endif /* STORE_H */

@@ -22,6 +22,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wsclient import WS, Closed, HandshakeError, http_get  # noqa: E402
+import handoff_cases  # noqa: E402
 
 BIN = os.path.abspath(os.environ.get("AMTSBOT_BIN", "./amtsbot"))
 KB = os.path.abspath(os.environ.get("AMTSBOT_KB", "intents"))
@@ -547,14 +548,14 @@ CASES = [
     ("restart after kill -9", None, case_kill9_restart),
     ("example config in sync", None, case_example_config),
     ("config errors", None, case_config_errors),
-]
+] + handoff_cases.CASES
 
 
 def main():
     only = sys.argv[1:]
     passed = failed = 0
     tmp = tempfile.mkdtemp(prefix="amtsbot-it-")
-    ctx = {"tmp": tmp}
+    ctx = {"tmp": tmp, "Server": Server, "BIN": BIN, "ROOT": ROOT}
     try:
         for name, need, fn in CASES:
             if only and not any(o in name for o in only):
@@ -572,6 +573,8 @@ def main():
                 print("not ok - %s: %s" % (name, why.replace("\n", " ")[:500]))
                 failed += 1
     finally:
+        for s in ctx.get("handoff_dbs", []):
+            s.stop()
         for key in ("main", "reload"):
             if key not in ctx:
                 continue
