@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "store_int.h"
 #include "banned.h"
 
 /*
@@ -93,6 +94,10 @@ static const char *const store_migrations[] = {
 	"  text TEXT NOT NULL,"
 	"  created INTEGER NOT NULL);"
 	"CREATE INDEX notes_conv ON notes(conv);",
+	/* 3: Messenger inbox and outbox (store_msgr.c) */
+	store_migration_messenger,
+	/* 4: statistics (store_stats.c) */
+	store_migration_stats,
 };
 
 #define STORE_SCHEMA_VERSION ((int)BOT_ARRAY_SIZE(store_migrations))
@@ -154,6 +159,8 @@ enum store_stmt {
 	ST_PURGE_HANDOFF,
 	ST_NUM
 };
+
+_Static_assert(ST_NUM <= STORE_OWN_STMTS, "struct store has no room for ST_NUM statements");
 
 static const char *const store_sql[ST_NUM] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -220,30 +227,18 @@ static const char *const store_sql[ST_NUM] = {
 		" AND conv NOT IN (SELECT id FROM conversations)",
 };
 
-#define STORE_KEY_LEN 32
-#define STORE_NONCE_LEN 12
-#define STORE_TAG_LEN 16
-#define STORE_CONTACT_MAX 4096
-
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_NUM];
-	char *path;		/* for the key file next to the database */
-	unsigned char key[STORE_KEY_LEN];
-	int have_key;
-};
 
 /* ---- helpers ------------------------------------------------------------ */
 
 /* Make a statement reusable and drop its bindings (so no pointer into a
  * caller's string outlives the call). */
-static void store_done(sqlite3_stmt *st)
+void store_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
 
-static int store_dberr(struct store *s, struct bot_err *err, const char *what,
+int store_dberr(struct store *s, struct bot_err *err, const char *what,
 		       const char *subject)
 {
 	if (subject)
@@ -253,12 +248,12 @@ static int store_dberr(struct store *s, struct bot_err *err, const char *what,
 }
 
 /* For messages about a subject that may be NULL. */
-static const char *nz(const char *s)
+const char *store_nz(const char *s)
 {
 	return s ? s : "";
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
+int store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (!v)
 		return sqlite3_bind_null(st, i);
@@ -266,7 +261,7 @@ static int bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Step a statement that returns no rows (or whose rows do not matter). */
-static int store_run(sqlite3_stmt *st)
+int store_run(sqlite3_stmt *st)
 {
 	int rc;
 
@@ -435,6 +430,8 @@ void store_close(struct store **sp)
 		return;
 	for (i = 0; i < ST_NUM; i++)
 		sqlite3_finalize(s->st[i]);
+	for (i = 0; i < STORE_EXT_STMTS; i++)
+		sqlite3_finalize(s->ext[i]);
 	/* An open transaction is rolled back by sqlite3_close(). */
 	sqlite3_close(s->db);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
@@ -482,13 +479,13 @@ int store_commit(struct store *s, struct bot_err *err)
  * Writes of several statements get their own transaction unless the
  * caller has one open; '*own' says whether we started it.
  */
-static int store_tx_enter(struct store *s, int *own, struct bot_err *err)
+int store_tx_enter(struct store *s, int *own, struct bot_err *err)
 {
 	*own = !store_in_transaction(s);
 	return *own ? store_begin(s, err) : BOT_OK;
 }
 
-static int store_tx_leave(struct store *s, int own, int rc,
+int store_tx_leave(struct store *s, int own, int rc,
 			  struct bot_err *err)
 {
 	if (!own)
@@ -552,8 +549,8 @@ int store_conv_new(struct store *s, const char *channel, time_t now,
 	rc = store_new_id(now, id, err);
 	if (rc)
 		return rc;
-	bind_text(st, 1, id);
-	bind_text(st, 2, channel);
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, channel);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot create conversation on channel",
@@ -567,7 +564,7 @@ int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 	sqlite3_stmt *st = s->st[ST_CONV_GET];
 	int rc;
 
-	bind_text(st, 1, id);
+	store_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && last_seq)
 		*last_seq = sqlite3_column_int64(st, 0);
@@ -587,8 +584,8 @@ int store_conv_set_state(struct store *s, const char *id, const void *state,
 	if (len > (size_t)INT32_MAX)
 		return bot_fail(err, BOT_ENOMEM,
 				"cannot save state of conversation '%s': "
-				"%zu bytes is too large", nz(id), len);
-	bind_text(st, 1, id);
+				"%zu bytes is too large", store_nz(id), len);
+	store_bind_text(st, 1, id);
 	if (state && len)
 		sqlite3_bind_blob(st, 2, state, (int)len, SQLITE_STATIC);
 	else
@@ -599,7 +596,7 @@ int store_conv_set_state(struct store *s, const char *id, const void *state,
 	if (sqlite3_changes(s->db) == 0)
 		return bot_fail(err, BOT_ENOTFOUND,
 				"cannot save state of conversation '%s': "
-				"no such conversation", nz(id));
+				"no such conversation", store_nz(id));
 	return BOT_OK;
 }
 
@@ -612,13 +609,13 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 	int rc;
 
 	*len = 0;
-	bind_text(st, 1, id);
+	store_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		store_done(st);
 		return bot_fail(err, BOT_ENOTFOUND,
 				"cannot load state of conversation '%s': "
-				"no such conversation", nz(id));
+				"no such conversation", store_nz(id));
 	}
 	if (rc != SQLITE_ROW) {
 		rc = store_dberr(s, err, "cannot load state of conversation", id);
@@ -654,8 +651,8 @@ static int store_find_client(struct store *s, const char *conv,
 	sqlite3_stmt *st = s->st[ST_MSG_BY_CLIENT];
 	int rc;
 
-	bind_text(st, 1, conv);
-	bind_text(st, 2, client_id);
+	store_bind_text(st, 1, conv);
+	store_bind_text(st, 2, client_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*seq = sqlite3_column_int64(st, 0);
@@ -672,7 +669,7 @@ static int store_next_seq(struct store *s, struct store_msg *m,
 	sqlite3_stmt *st = s->st[ST_CONV_BUMP];
 	int rc;
 
-	bind_text(st, 1, m->conv);
+	store_bind_text(st, 1, m->conv);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)m->created);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -695,17 +692,17 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 {
 	sqlite3_stmt *st = s->st[ST_MSG_ADD];
 
-	bind_text(st, 1, m->conv);
+	store_bind_text(st, 1, m->conv);
 	sqlite3_bind_int64(st, 2, m->seq);
-	bind_text(st, 3, m->role);
-	bind_text(st, 4, m->client_id);
-	bind_text(st, 5, m->text);
-	bind_text(st, 6, m->intent);
-	bind_text(st, 7, m->service);
-	bind_text(st, 8, m->office);
+	store_bind_text(st, 3, m->role);
+	store_bind_text(st, 4, m->client_id);
+	store_bind_text(st, 5, m->text);
+	store_bind_text(st, 6, m->intent);
+	store_bind_text(st, 7, m->service);
+	store_bind_text(st, 8, m->office);
 	sqlite3_bind_double(st, 9, m->confidence);
-	bind_text(st, 10, m->handoff_reason);
-	bind_text(st, 11, m->payload);
+	store_bind_text(st, 10, m->handoff_reason);
+	store_bind_text(st, 11, m->payload);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)m->created);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store message in conversation",
@@ -722,7 +719,7 @@ int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err)
 	if (!m->conv || !store_role_ok(m->role))
 		return bot_fail(err, BOT_EINVAL,
 				"cannot store message in conversation '%s': "
-				"bad role '%s'", nz(m->conv), nz(m->role));
+				"bad role '%s'", store_nz(m->conv), store_nz(m->role));
 	if (!m->created)
 		m->created = time(NULL);
 	if (m->client_id) {
@@ -755,7 +752,7 @@ static int64_t store_reply_seq(struct store *s, const char *conv, int64_t seq)
 	int64_t reply = 0;
 	int rc;
 
-	bind_text(st, 1, conv);
+	store_bind_text(st, 1, conv);
 	sqlite3_bind_int64(st, 2, seq);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && !sqlite3_column_int(st, 1))
@@ -821,7 +818,7 @@ int store_msgs_after(struct store *s, const char *conv, int64_t after,
 	struct store_msg m;
 	int rc;
 
-	bind_text(st, 1, conv);
+	store_bind_text(st, 1, conv);
 	sqlite3_bind_int64(st, 2, after);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_row_msg(st, conv, &m);
@@ -848,7 +845,7 @@ static int store_is_reply(struct store *s, const char *conv, int64_t seq)
 	sqlite3_stmt *st = s->st[ST_MSG_ROLE];
 	int rc, ok = 0;
 
-	bind_text(st, 1, conv);
+	store_bind_text(st, 1, conv);
 	sqlite3_bind_int64(st, 2, seq);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -872,8 +869,8 @@ int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
 	if (rc == 0)
 		return bot_fail(err, BOT_ENOTFOUND,
 				"cannot store feedback in conversation '%s': "
-				"no answer %lld", nz(conv), (long long)seq);
-	bind_text(st, 1, conv);
+				"no answer %lld", store_nz(conv), (long long)seq);
+	store_bind_text(st, 1, conv);
 	sqlite3_bind_int64(st, 2, seq);
 	sqlite3_bind_int(st, 3, helpful != 0);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
@@ -890,9 +887,9 @@ int store_suggestion(struct store *s, const char *conv, const char *channel,
 
 	if (!text)
 		return bot_fail(err, BOT_EINVAL, "cannot store suggestion: no text");
-	bind_text(st, 1, conv);
-	bind_text(st, 2, channel);
-	bind_text(st, 3, text);
+	store_bind_text(st, 1, conv);
+	store_bind_text(st, 2, channel);
+	store_bind_text(st, 3, text);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store suggestion", NULL);
@@ -1031,19 +1028,19 @@ int store_agent_add(struct store *s, const struct store_agent *a,
 
 	if (!store_name_ok(a->name) || !store_name_ok(a->team))
 		return bot_fail(err, BOT_EINVAL, "cannot add agent '%s': name "
-				"and team must have 1 to %d bytes", nz(a->name),
+				"and team must have 1 to %d bytes", store_nz(a->name),
 				STORE_NAME_MAX - 1);
 	if (!a->role || (strcmp(a->role, "agent") && strcmp(a->role, "editor")))
 		return bot_fail(err, BOT_EINVAL, "cannot add agent '%s': unknown "
-				"role '%s'", a->name, nz(a->role));
+				"role '%s'", a->name, store_nz(a->role));
 	if (!a->token_hash || strlen(a->token_hash) != STORE_HASH_HEX ||
 	    strspn(a->token_hash, "0123456789abcdef") != STORE_HASH_HEX)
 		return bot_fail(err, BOT_EINVAL, "cannot add agent '%s': bad "
 				"token hash", a->name);
-	bind_text(st, 1, a->name);
-	bind_text(st, 2, a->team);
-	bind_text(st, 3, a->role);
-	bind_text(st, 4, a->token_hash);
+	store_bind_text(st, 1, a->name);
+	store_bind_text(st, 2, a->team);
+	store_bind_text(st, 3, a->role);
+	store_bind_text(st, 4, a->token_hash);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)(a->created ? a->created :
 						  time(NULL)));
 	rc = store_run(st);
@@ -1059,11 +1056,11 @@ int store_agent_remove(struct store *s, const char *name, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_AGENT_DEL];
 
-	bind_text(st, 1, name);
+	store_bind_text(st, 1, name);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot remove agent", name);
 	if (sqlite3_changes(s->db) == 0)
-		return bot_fail(err, BOT_ENOTFOUND, "no agent '%s'", nz(name));
+		return bot_fail(err, BOT_ENOTFOUND, "no agent '%s'", store_nz(name));
 	return BOT_OK;
 }
 
@@ -1300,7 +1297,7 @@ int store_handoff_set_contact(struct store *s, int64_t id, const char *contact,
 
 /* ---- handoffs ------------------------------------------------------------------------ */
 
-static void bind_time(sqlite3_stmt *st, int i, time_t t)
+void store_bind_time(sqlite3_stmt *st, int i, time_t t)
 {
 	if (t)
 		sqlite3_bind_int64(st, i, (sqlite3_int64)t);
@@ -1315,13 +1312,13 @@ int store_handoff_add(struct store *s, struct store_handoff *h,
 
 	if (!h->conv || !h->channel || !h->reason || !h->team || !h->state)
 		return bot_fail(err, BOT_EINVAL, "cannot store handoff of "
-				"conversation '%s': missing field", nz(h->conv));
-	bind_text(st, 1, h->conv);
-	bind_text(st, 2, h->channel);
-	bind_text(st, 3, h->reason);
-	bind_text(st, 4, h->team);
-	bind_text(st, 5, h->state);
-	bind_text(st, 6, h->agent);
+				"conversation '%s': missing field", store_nz(h->conv));
+	store_bind_text(st, 1, h->conv);
+	store_bind_text(st, 2, h->channel);
+	store_bind_text(st, 3, h->reason);
+	store_bind_text(st, 4, h->team);
+	store_bind_text(st, 5, h->state);
+	store_bind_text(st, 6, h->agent);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)h->queued_at);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store handoff of conversation",
@@ -1336,11 +1333,11 @@ int store_handoff_update(struct store *s, const struct store_handoff *h,
 	sqlite3_stmt *st = s->st[ST_HANDOFF_UPDATE];
 
 	sqlite3_bind_int64(st, 1, h->id);
-	bind_text(st, 2, h->state);
-	bind_text(st, 3, h->agent);
-	bind_time(st, 4, h->claimed_at);
-	bind_time(st, 5, h->ended_at);
-	bind_text(st, 6, h->outcome);
+	store_bind_text(st, 2, h->state);
+	store_bind_text(st, 3, h->agent);
+	store_bind_time(st, 4, h->claimed_at);
+	store_bind_time(st, 5, h->ended_at);
+	store_bind_text(st, 6, h->outcome);
 	sqlite3_bind_int(st, 7, h->requeued != 0);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot update handoff of conversation",
@@ -1428,12 +1425,30 @@ int store_note_add(struct store *s, const char *conv, const char *agent,
 
 	if (!conv || !agent || !text)
 		return bot_fail(err, BOT_EINVAL, "cannot store note: missing field");
-	bind_text(st, 1, conv);
-	bind_text(st, 2, agent);
-	bind_text(st, 3, text);
+	store_bind_text(st, 1, conv);
+	store_bind_text(st, 2, agent);
+	store_bind_text(st, 3, text);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store note in conversation",
 				   conv);
 	return BOT_OK;
+}
+
+/* ---- statements of the store's other files ---------------------------------- */
+
+sqlite3_stmt *store_stmt(struct store *s, int slot, const char *sql,
+			 struct bot_err *err)
+{
+	if (slot < 0 || slot >= STORE_EXT_STMTS) {
+		bot_fail(err, BOT_EINVAL, "bad statement slot %d", slot);
+		return NULL;
+	}
+	if (!s->ext[slot] &&
+	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->ext[slot], NULL) != SQLITE_OK) {
+		store_dberr(s, err, "cannot prepare statement", sql);
+		return NULL;
+	}
+	return s->ext[slot];
 }

@@ -140,7 +140,7 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(store_count(f->s, NULL), -1);
 	store_close(&f->s);
 
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(f->path, "PRAGMA auto_vacuum"), 2);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,

@@ -1,0 +1,61 @@
+/*
+ * store_int.h - shared by the files of the store module only (store.c,
+ * store_msgr.c, store_stats.c): the struct behind struct store and the
+ * small helpers they all use.  Nothing outside engine/store*.c includes it.
+ */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <sqlite3.h>
+#include "store.h"
+
+#define STORE_KEY_LEN 32
+#define STORE_NONCE_LEN 12
+#define STORE_TAG_LEN 16
+#define STORE_CONTACT_MAX 4096
+
+/*
+ * Statement slots for the other files, prepared on first use by
+ * store_stmt() and finalized by store_close(): 0..31 store_msgr.c,
+ * 32..63 store_stats.c.
+ */
+#define STORE_OWN_STMTS 64
+#define STORE_EXT_STMTS 64
+#define STORE_SLOT_MSGR 0
+#define STORE_SLOT_STATS 32
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[STORE_OWN_STMTS];	/* store.c's own, see its enum */
+	sqlite3_stmt *ext[STORE_EXT_STMTS];
+	char *path;		/* for the key file next to the database */
+	unsigned char key[STORE_KEY_LEN];
+	int have_key;
+};
+
+/* Migrations defined by the other files (see store_migrations in store.c). */
+extern const char store_migration_messenger[];
+extern const char store_migration_stats[];
+
+/* The cached statement in 'slot', prepared from 'sql' on first use; NULL
+ * and 'err' on failure. */
+sqlite3_stmt *store_stmt(struct store *s, int slot, const char *sql,
+			 struct bot_err *err);
+
+/* Reset a statement and drop its bindings. */
+void store_done(sqlite3_stmt *st);
+/* BOT_EDB with "what 'subject': sqlite message". */
+int store_dberr(struct store *s, struct bot_err *err, const char *what,
+		const char *subject);
+const char *store_nz(const char *s);
+/* Bind a string (NULL binds NULL); the string must outlive the step. */
+int store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Bind a time; 0 binds NULL. */
+void store_bind_time(sqlite3_stmt *st, int i, time_t t);
+/* Step until done, then store_done(); SQLITE_OK or the error code. */
+int store_run(sqlite3_stmt *st);
+/* Join the caller's transaction or open one of our own ('*own'). */
+int store_tx_enter(struct store *s, int *own, struct bot_err *err);
+int store_tx_leave(struct store *s, int own, int rc, struct bot_err *err);
+
+#endif /* STORE_INT_H */
