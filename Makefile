@@ -15,7 +15,7 @@ WARN    := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 OPT     ?= -O2 -g
 CFLAGS_EXTRA ?=
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -pthread
 ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(CFLAGS_EXTRA) -I. $(PKG_CFLAGS) -MMD -MP
 
 BUILD   ?= build

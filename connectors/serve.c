@@ -92,7 +92,8 @@ int serve_main(int argc, char **argv)
 	if (serve_kb(&s, &err))
 		goto out;
 	s.store = store_open(c.db, &err);
-	if (!s.store || server_start(&s, &err))
+	if (!s.store || store_checkpointer_start(s.store, &err) ||
+	    server_start(&s, &err))
 		goto out;
 	rc = server_run(&s);
 out:

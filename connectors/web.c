@@ -495,7 +495,11 @@ static size_t web_utf8_chars(const char *s, size_t len)
 	return n;
 }
 
-/* Store the question and the answer (payload = the frame as sent). */
+/*
+ * Store the question and the answer (payload = the frame as sent) in three
+ * statements: reserve both seqs (saving the dialogue state with them),
+ * insert the question, insert the answer.
+ */
 static int web_store_turn(struct web_vhd *vhd, struct web_pss *pss,
 			  const struct json_client *m, struct web_frame *f,
 			  struct bot_err *err)
@@ -503,6 +507,7 @@ static int web_store_turn(struct web_vhd *vhd, struct web_pss *pss,
 	const struct reply *r = &vhd->reply;
 	struct store *store = vhd->srv->store;
 	time_t now = time(NULL);
+	int64_t first;
 	struct store_msg q = {
 		.conv = pss->conv, .role = "citizen", .client_id = m->id,
 		.text = strbuf_str(&r->redacted), .created = now,
@@ -514,17 +519,16 @@ static int web_store_turn(struct web_vhd *vhd, struct web_pss *pss,
 		.created = now,
 	};
 
-	if (store_begin(store, err) || store_msg_add(store, &q, err))
+	if (store_begin(store, err) ||
+	    store_turn_reserve(store, pss->conv, 2, now, &pss->st,
+			       sizeof(pss->st), &first, err))
 		return -1;
-	if (json_reply_add(&f->buf, r, q.seq + 1, m->id))
+	q.seq = first;
+	a.seq = first + 1;
+	if (json_reply_add(&f->buf, r, a.seq, m->id))
 		return bot_fail(err, BOT_ENOMEM, "answer too large");
 	a.payload = f->buf.buf + LWS_PRE;
-	if (store_msg_add(store, &a, err))
-		return -1;
-	if (a.seq != q.seq + 1)
-		log_msg(LOG_WARNING, "conversation '%s': answer stored as seq %lld, sent as %lld",
-			pss->conv, (long long)a.seq, (long long)q.seq + 1);
-	if (store_conv_set_state(store, pss->conv, &pss->st, sizeof(pss->st), err))
+	if (store_turn_put(store, &q, err) || store_turn_put(store, &a, err))
 		return -1;
 	if (r->suggestion &&
 	    store_suggestion(store, pss->conv, "web", strbuf_str(&r->redacted),

@@ -14,6 +14,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -129,6 +132,7 @@ enum store_stmt {
 	ST_CONV_SET_STATE,
 	ST_CONV_GET_STATE,
 	ST_CONV_BUMP,
+	ST_CONV_RESERVE,
 	ST_MSG_BY_CLIENT,
 	ST_MSG_ADD,
 	ST_MSG_NEXT,
@@ -174,6 +178,8 @@ static const char *const store_sql[ST_NUM] = {
 	[ST_CONV_GET_STATE] = "SELECT state FROM conversations WHERE id = ?1",
 	[ST_CONV_BUMP] = "UPDATE conversations SET last_seq = last_seq + 1,"
 		" updated = ?2 WHERE id = ?1 RETURNING last_seq",
+	[ST_CONV_RESERVE] = "UPDATE conversations SET last_seq = last_seq + ?2,"
+		" updated = ?3, state = ?4 WHERE id = ?1 RETURNING last_seq",
 	[ST_MSG_BY_CLIENT] = "SELECT seq FROM messages"
 		" WHERE conv = ?1 AND client_id = ?2",
 	[ST_MSG_ADD] = "INSERT INTO messages (conv, seq, role, client_id,"
@@ -387,6 +393,8 @@ static int store_setup(struct store *s, const char *path, struct bot_err *err)
 	return BOT_OK;
 }
 
+static void store_checkpointer_stop(struct store *s);
+
 struct store *store_open(const char *path, struct bot_err *err)
 {
 	struct store *s;
@@ -432,12 +440,89 @@ void store_close(struct store **sp)
 		sqlite3_finalize(s->st[i]);
 	for (i = 0; i < STORE_EXT_STMTS; i++)
 		sqlite3_finalize(s->ext[i]);
+	store_checkpointer_stop(s);
 	/* An open transaction is rolled back by sqlite3_close(). */
 	sqlite3_close(s->db);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	bot_free(s->path);
 	bot_free(s);
 	*sp = NULL;
+}
+
+/* ---- background checkpoints -------------------------------------------------- */
+
+/*
+ * A checkpoint copies WAL pages into the database file and may take tens
+ * of milliseconds; done by SQLite's automatic checkpoint inside a commit it
+ * stalls every connection of the event loop.  This thread does it on its
+ * own connection instead (SQLite allows that in WAL mode: PASSIVE never
+ * blocks the writer), and the main connection never checkpoints itself.
+ * The thread touches nothing but its connection and the stop flag.
+ */
+struct store_ckpt {
+	pthread_t thread;
+	sqlite3 *db;
+	atomic_int stop;
+};
+
+#define STORE_CKPT_MS 200
+
+static void *store_ckpt_run(void *arg)
+{
+	struct store_ckpt *c = arg;
+	struct timespec ts = { 0, STORE_CKPT_MS * 1000000L };
+
+	while (!atomic_load(&c->stop)) {
+		nanosleep(&ts, NULL);
+		(void)sqlite3_wal_checkpoint_v2(c->db, NULL,
+						SQLITE_CHECKPOINT_PASSIVE,
+						NULL, NULL);
+	}
+	return NULL;
+}
+
+int store_checkpointer_start(struct store *s, struct bot_err *err)
+{
+	struct store_ckpt *c;
+
+	if (s->ckpt)
+		return BOT_OK;
+	c = bot_calloc(1, sizeof(*c));
+	if (!c)
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(c->db, 100) != SQLITE_OK) {
+		bot_fail(err, BOT_EDB, "cannot open checkpoint connection to "
+			 "'%s': %s", s->path, c->db ? sqlite3_errmsg(c->db) :
+			 "out of memory");
+		sqlite3_close(c->db);
+		bot_free(c);
+		return BOT_EDB;
+	}
+	atomic_init(&c->stop, 0);
+	if (pthread_create(&c->thread, NULL, store_ckpt_run, c)) {
+		sqlite3_close(c->db);
+		bot_free(c);
+		return bot_fail(err, BOT_EIO, "cannot start checkpoint thread");
+	}
+	/* from now on only the thread checkpoints */
+	sqlite3_wal_autocheckpoint(s->db, 0);
+	s->ckpt = c;
+	return BOT_OK;
+}
+
+static void store_checkpointer_stop(struct store *s)
+{
+	struct store_ckpt *c = s->ckpt;
+
+	if (!c)
+		return;
+	atomic_store(&c->stop, 1);
+	pthread_join(c->thread, NULL);
+	sqlite3_close(c->db);
+	bot_free(c);
+	s->ckpt = NULL;
 }
 
 /* ---- transactions ---------------------------------------------------------- */
@@ -742,6 +827,52 @@ int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err)
 	if (rc)
 		m->seq = 0;
 	return rc;
+}
+
+int store_turn_reserve(struct store *s, const char *conv, int n, time_t now,
+		       const void *state, size_t state_len, int64_t *first,
+		       struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_RESERVE];
+	int own, rc, step;
+
+	*first = 0;
+	rc = store_tx_enter(s, &own, err);
+	if (rc)
+		return rc;
+	store_bind_text(st, 1, conv);
+	sqlite3_bind_int(st, 2, n);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(now ? now : time(NULL)));
+	if (state)
+		sqlite3_bind_blob(st, 4, state, (int)state_len, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*first = sqlite3_column_int64(st, 0) - n + 1;
+	store_done(st);
+	if (step != SQLITE_ROW)
+		rc = step == SQLITE_DONE ?
+			bot_fail(err, BOT_ENOTFOUND, "cannot store message in "
+				 "conversation '%s': no such conversation",
+				 store_nz(conv)) :
+			store_dberr(s, err, "cannot store message in "
+				    "conversation", conv);
+	return store_tx_leave(s, own, rc, err);
+}
+
+int store_turn_put(struct store *s, const struct store_msg *m,
+		   struct bot_err *err)
+{
+	int own, rc;
+
+	if (!m->conv || m->seq <= 0 || !store_role_ok(m->role))
+		return bot_fail(err, BOT_EINVAL, "cannot store message in "
+				"conversation '%s': bad seq or role",
+				store_nz(m->conv));
+	rc = store_tx_enter(s, &own, err);
+	if (rc)
+		return rc;
+	rc = store_insert_msg(s, m, err);
+	return store_tx_leave(s, own, rc, err);
 }
 
 /* The reply to citizen message 'seq': the next message unless it is a
@@ -1207,8 +1338,8 @@ int store_key_load(struct store *s, struct bot_err *err)
 /* ---- contact encryption ---------------------------------------------------------- */
 
 /* out = nonce | ciphertext | tag; '*out_len' = len + 28. */
-static int store_seal(const struct store *s, int64_t id, const char *in,
-		      size_t len, unsigned char *out, size_t *out_len)
+int store_seal(const struct store *s, int64_t id, const char *in,
+	       size_t len, unsigned char *out, size_t *out_len)
 {
 	unsigned char *ct = out + STORE_NONCE_LEN;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -1232,9 +1363,9 @@ static int store_seal(const struct store *s, int64_t id, const char *in,
 
 /* The inverse of store_seal; 'out' has room for 'len' bytes; -1 when the
  * tag does not verify. */
-static int store_open_sealed(const struct store *s, int64_t id,
-			     const unsigned char *in, size_t len, char *out,
-			     size_t *out_len)
+int store_open_sealed(const struct store *s, int64_t id,
+		      const unsigned char *in, size_t len, char *out,
+		      size_t *out_len)
 {
 	size_t ct_len = len - STORE_NONCE_LEN - STORE_TAG_LEN;
 	EVP_CIPHER_CTX *c;

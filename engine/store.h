@@ -102,6 +102,27 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err) BOT_WUR;
 
 /*
+ * One exchange of the server's hot path, in three statements instead of
+ * six: store_turn_reserve() takes 'n' seqs of 'conv' at once (the first in
+ * '*first'), touches its updated time and saves its dialogue state;
+ * store_turn_put() then inserts messages whose m->seq the caller set from
+ * '*first'.  The caller has checked the client id (store_msg_seen()).
+ * Both join the caller's transaction, or run in their own.
+ */
+int store_turn_reserve(struct store *s, const char *conv, int n, time_t now,
+		       const void *state, size_t state_len, int64_t *first,
+		       struct bot_err *err) BOT_WUR;
+int store_turn_put(struct store *s, const struct store_msg *m,
+		   struct bot_err *err) BOT_WUR;
+
+/*
+ * Checkpoint the WAL in a thread of its own, on a second connection, so
+ * the event loop never waits for it (server only; the CLI does not need
+ * it).  Stopped by store_close().  BOT_EDB/BOT_ENOMEM on failure.
+ */
+int store_checkpointer_start(struct store *s, struct bot_err *err) BOT_WUR;
+
+/*
  * Has citizen message 'client_id' of 'conv' been answered?  Returns 1 and
  * the seq of the bot's reply to it in '*reply_seq' (0 if not stored yet),
  * 0 when the client id is new, negative BOT_E* on error.  The reply is
@@ -233,5 +254,116 @@ int store_key_load(struct store *s, struct bot_err *err) BOT_WUR;
 /* Rows in 'table' ("conversations", "messages", "feedback",
  * "suggestions", "agents", "handoffs", "notes") for /healthz and tests; -1 on error or unknown table. */
 int64_t store_count(struct store *s, const char *table);
+
+/* ---- Messenger (schema version 3, store_msgr.c) ---------------------- */
+
+/*
+ * Personal data of the Messenger connector: page-scoped ids are looked up
+ * by a salted hash (HMAC-SHA256 under the secret key); the clear id that a
+ * reply needs, webhook bodies waiting in the inbox and Send API requests
+ * waiting in the outbox are sealed with AES-256-GCM under the same key
+ * (see store_handoff_set_contact).  All of these fail with BOT_EAUTH when
+ * the key cannot be loaded.
+ */
+
+#define STORE_MSGR_BODY_MAX ((size_t)4 << 20)	/* sealed rows at most */
+#define STORE_MSGR_RCPT_MAX 256		/* "id:PSID" or "ref:USER_REF" */
+
+/* HMAC-SHA256 of 'what' ("psid", "mid", ...), a NUL and 'data' under the
+ * secret key, as 64 lowercase hex digits plus NUL. */
+int store_msgr_hash(struct store *s, const char *what, const char *data,
+		    size_t len, char out[STORE_HASH_HEX + 1],
+		    struct bot_err *err) BOT_WUR;
+
+/*
+ * Add one webhook delivery (the raw body, sealed) to the inbox; '*id'
+ * gets its row.  Joins the caller's transaction or commits on its own.
+ */
+int store_msgr_inbox_add(struct store *s, const char *body, size_t len,
+			 time_t now, int64_t *id, struct bot_err *err) BOT_WUR;
+/*
+ * The oldest waiting delivery with row id > 'after': returns 1 with '*id'
+ * and '*body' (decrypted, NUL-terminated, '*len' bytes, bot_malloc()ed:
+ * the caller frees it), 0 when none waits, a negative BOT_E* on error.
+ * A row that cannot be decrypted (another key) is marked failed, logged
+ * by nobody, and skipped.
+ */
+int store_msgr_inbox_next(struct store *s, int64_t after, int64_t *id,
+			  char **body, size_t *len, struct bot_err *err);
+/* Processed: the row and its body are deleted. */
+int store_msgr_inbox_done(struct store *s, int64_t id,
+			  struct bot_err *err) BOT_WUR;
+
+/*
+ * Deduplication of webhook events: 'key' (a hash from store_msgr_hash)
+ * is recorded at 'now'.  Returns 1 when it was recorded before (a
+ * repeated delivery), 0 when new, a negative BOT_E* on error.
+ */
+int store_msgr_seen(struct store *s, const char *key, time_t now,
+		    struct bot_err *err);
+
+/* One Messenger user (a page-scoped id) and its conversation. */
+struct store_msgr_user {
+	char hash[STORE_HASH_HEX + 1];	/* store_msgr_hash("psid", ...) */
+	char conv[STORE_ID_LEN + 1];	/* "" when none yet */
+	time_t last_citizen_at;		/* the user's last message; 0 none */
+	time_t paused_until;		/* staff answered in the page inbox */
+	int disclosed;			/* told that a bot answers */
+	int thread_other;		/* another app owns the thread */
+	char recipient[STORE_MSGR_RCPT_MAX];	/* "id:PSID"/"ref:REF", clear */
+};
+
+/* Load the user with hash 'hash' (or of conversation 'conv'): 1 found,
+ * 0 not, a negative BOT_E* on error (also when the id cannot be
+ * decrypted). */
+int store_msgr_user_get(struct store *s, const char *hash,
+			struct store_msgr_user *u, struct bot_err *err);
+int store_msgr_user_by_conv(struct store *s, const char *conv,
+			    struct store_msgr_user *u, struct bot_err *err);
+/* Insert or replace 'u' (the recipient is sealed). */
+int store_msgr_user_put(struct store *s, const struct store_msgr_user *u,
+			struct bot_err *err) BOT_WUR;
+
+/* One Send API call waiting in the outbox. */
+struct store_msgr_out {
+	int64_t id;			/* set by add and next */
+	char conv[STORE_ID_LEN + 1];	/* "" when none */
+	char user[STORE_HASH_HEX + 1];	/* calls of one user go in order */
+	char path[32];			/* "messages", "pass_thread_control" ... */
+	char kind[16];			/* "message", "action" (never retried),
+					 * "agent", "thread" */
+	int attempts;
+	int64_t next_ms;		/* due (milliseconds since the epoch) */
+};
+
+/* Queue the JSON request 'body' (sealed) for 'o'; sets o->id. */
+int store_msgr_out_add(struct store *s, struct store_msgr_out *o,
+		       const char *body, size_t len,
+		       struct bot_err *err) BOT_WUR;
+/*
+ * The oldest pending call due at 'now_ms' whose user has no older
+ * pending call (so one user's messages keep their order) and whose id is
+ * not 'busy'.  1 with 'o' and '*body' (bot_malloc()ed, NUL-terminated),
+ * 0 when none is due, negative BOT_E* on error.
+ */
+int store_msgr_out_next(struct store *s, int64_t now_ms, int64_t busy,
+			struct store_msgr_out *o, char **body,
+			struct bot_err *err);
+/* The earliest next_ms of a pending call, or -1 when none is pending. */
+int64_t store_msgr_out_due(struct store *s);
+/*
+ * Record the outcome of call 'id': 'state' "pending" (retry at 'next_ms'
+ * after 'attempts'), "sent" or "failed" (the sealed request is erased).
+ * 'error' may be NULL.
+ */
+int store_msgr_out_update(struct store *s, int64_t id, const char *state,
+			  int attempts, int64_t next_ms, const char *error,
+			  struct bot_err *err) BOT_WUR;
+/* Rows: "inbox" (waiting), "seen", "users", "pending", "sent", "failed";
+ * -1 on error. */
+int64_t store_msgr_count(struct store *s, const char *what);
+/* Retention: dedup keys, users and finished calls older than 'before'. */
+int store_msgr_purge(struct store *s, time_t before,
+		     struct bot_err *err) BOT_WUR;
 
 #endif /* STORE_H */

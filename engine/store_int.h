@@ -31,6 +31,7 @@ struct store {
 	char *path;		/* for the key file next to the database */
 	unsigned char key[STORE_KEY_LEN];
 	int have_key;
+	struct store_ckpt *ckpt;	/* background checkpointer, or NULL */
 };
 
 /* Migrations defined by the other files (see store_migrations in store.c). */
@@ -57,5 +58,20 @@ int store_run(sqlite3_stmt *st);
 /* Join the caller's transaction or open one of our own ('*own'). */
 int store_tx_enter(struct store *s, int *own, struct bot_err *err);
 int store_tx_leave(struct store *s, int own, int rc, struct bot_err *err);
+
+/*
+ * AES-256-GCM under s->key (loaded by the caller with store_key_load()),
+ * 'id' as associated data: out = nonce | ciphertext | tag, '*out_len' =
+ * len + STORE_NONCE_LEN + STORE_TAG_LEN.  -1 on a crypto failure.  Used
+ * for contacts (store.c) and the Messenger inbox, outbox and ids
+ * (store_msgr.c).
+ */
+int store_seal(const struct store *s, int64_t id, const char *in, size_t len,
+	       unsigned char *out, size_t *out_len);
+/* The inverse; 'out' has room for 'len' bytes; -1 when the tag does not
+ * verify. */
+int store_open_sealed(const struct store *s, int64_t id,
+		      const unsigned char *in, size_t len, char *out,
+		      size_t *out_len);
 
 #endif /* STORE_INT_H */
