@@ -25,6 +25,8 @@
 #include "engine/strbuf.h"
 #include "json.h"
 #include "main.h"
+#include "messenger.h"
+#include "stats_http.h"
 #include "web.h"
 
 #include "engine/banned.h"
@@ -234,6 +236,7 @@ static int metrics_text(struct strbuf *sb, const struct server *s)
 				 metrics_handoff_names[i],
 				 (unsigned long long)m->handoffs[i]);
 	rc = rc || metrics_intents(sb, m) || metrics_histogram(sb, m) ||
+	     messenger_metrics_add(s, sb) ||
 	     strbuf_addf(sb,
 		"# HELP amtsbot_open_connections Open WebSocket connections.\n"
 		"# TYPE amtsbot_open_connections gauge\n"
@@ -273,7 +276,7 @@ static int http_start(struct server *s, struct http_pss *pss, struct lws *wsi)
 		*end = hdr + sizeof(hdr) - 1;
 	char uri[64];
 	const char *type = "application/json";
-	int rc;
+	int rc, status = HTTP_STATUS_OK;
 
 	strbuf_init(&pss->body, SERVER_HTTP_MAX);
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
@@ -283,12 +286,15 @@ static int http_start(struct server *s, struct http_pss *pss, struct lws *wsi)
 	} else if (!strcmp(uri, "/metrics")) {
 		type = "text/plain; version=0.0.4; charset=utf-8";
 		rc = metrics_text(&pss->body, s);
+	} else if (!strncmp(uri, "/stats/api/", 11)) {
+		strbuf_init(&pss->body, 64u << 20);	/* the CSV of a year */
+		rc = stats_http_handle(s, wsi, uri, &pss->body, &status, &type);
 	} else {
 		return 2;	/* not ours: a missing file, lws answers 404 */
 	}
 	if (rc)
 		return -1;
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, type,
+	if (lws_add_http_common_headers(wsi, (unsigned)status, type,
 					pss->body.len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end) ||
@@ -380,8 +386,8 @@ static int server_origins_init(struct server *s, int port, struct bot_err *err)
 
 struct server_priv {
 	struct server *srv;
-	struct lws_protocols protocols[3];
-	struct lws_http_mount mounts[4];
+	struct lws_protocols protocols[4];
+	struct lws_http_mount mounts[7];
 	struct lws_protocol_vhost_options headers[4];
 	struct lws_protocol_vhost_options pvo, pvo_default;
 	lws_retry_bo_t retry;
@@ -437,7 +443,16 @@ static void server_mounts(struct server *s, struct server_priv *pv)
 	m[0].mount_next = &m[1];
 	m[1] = m[0];
 	m[1].mountpoint = "/metrics";
-	m[1].mount_next = s->web_dir ? &m[2] : NULL;
+	m[1].mount_next = &m[4];
+	/* the editors' statistics: API and page (web-widget/stats.html) */
+	m[4] = m[0];
+	m[4].mountpoint = "/stats/api";
+	m[4].mount_next = &m[6];
+	/* the Messenger webhook (messenger.c) */
+	m[6] = m[0];
+	m[6].mountpoint = MESSENGER_PATH;
+	m[6].origin = MESSENGER_PROTOCOL_NAME;
+	m[6].mount_next = s->web_dir ? &m[2] : NULL;
 	m[2].mountpoint = "/";
 	m[2].origin = s->web_dir;
 	m[2].def = "index.html";
@@ -450,7 +465,11 @@ static void server_mounts(struct server *s, struct server_priv *pv)
 	m[3] = m[2];
 	m[3].mountpoint = "/agent";
 	m[3].def = "agent.html";
-	m[3].mount_next = NULL;
+	m[3].mount_next = &m[5];
+	m[5] = m[2];
+	m[5].mountpoint = "/stats";
+	m[5].def = "stats.html";
+	m[5].mount_next = NULL;
 	for (m = pv->mounts; m; m = (struct lws_http_mount *)m->mount_next)
 		m->mountpoint_len = (unsigned char)strlen(m->mountpoint);
 }
@@ -461,6 +480,7 @@ static void server_protocols(struct server_priv *pv)
 	pv->protocols[0].callback = http_callback;
 	pv->protocols[0].per_session_data_size = sizeof(struct http_pss);
 	web_protocol(&pv->protocols[1]);
+	messenger_protocol(&pv->protocols[2]);
 	/* upgrades without a subprotocol header get the citizens' protocol */
 	pv->pvo_default.name = "default";
 	pv->pvo_default.value = "";
@@ -621,7 +641,8 @@ static void server_purge(lws_sorted_usec_list_t *sul)
 				 LWS_US_PER_SEC);
 		return;
 	}
-	if (store_purge(s->store, before, &n, &err))
+	/* folds the figures into the daily aggregates, then store_purge() */
+	if (store_stats_purge(s->store, before, &n, &err))
 		log_msg(LOG_ERR, "cannot delete old conversations: %s", err.msg);
 	else if (n)
 		log_msg(LOG_NOTICE, "deleted %lld conversations older than %ld days",
@@ -692,7 +713,9 @@ static void server_info(struct server *s, struct server_priv *pv, int port,
 	info->user = s;
 	info->count_threads = 1;
 	info->fd_limit_per_thread = server_raise_nofile(s->conf->max_connections + 64);
-	info->options = LWS_SERVER_OPTION_DISABLE_IPV6 *
+	/* TLS for the Send API client (messenger.c) */
+	info->options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+			LWS_SERVER_OPTION_DISABLE_IPV6 *
 			(pv->iface && strchr(pv->iface, '.') ? 1 : 0);
 	info->vhost_name = "amtsbot";
 	info->server_string = "amtsbot";
@@ -746,9 +769,11 @@ int server_start(struct server *s, struct bot_err *err)
 
 int server_run(struct server *s)
 {
-	while (!main_stop_requested)
+	while (!main_stop_requested) {
 		if (lws_service(s->ctx, 0) < 0)
 			return 1;
+		web_flush(s);
+	}
 	log_msg(LOG_NOTICE, "stopping");
 	return 0;
 }

@@ -320,6 +320,20 @@ void web_commit_soon(struct server *s)
 			 WEB_COMMIT_US);
 }
 
+void web_flush(struct server *s)
+{
+	struct web_vhd *vhd = s->web;
+
+	if (!vhd || (!vhd->waiting && !store_in_transaction(s->store)))
+		return;
+	if (vhd->commit_scheduled) {
+		lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, web_commit_cb,
+				 LWS_SET_TIMER_USEC_CANCEL);
+		vhd->commit_scheduled = 0;
+	}
+	web_commit(vhd);
+}
+
 /* ---- conversations ---------------------------------------------------- */
 
 static int web_welcome(struct web_vhd *vhd, struct web_pss *pss, int64_t seq)
@@ -516,12 +530,14 @@ static int web_store_turn(struct web_vhd *vhd, struct web_pss *pss,
 		.conv = pss->conv, .role = "bot", .text = strbuf_str(&r->answer),
 		.intent = r->intent, .service = r->service, .office = r->office,
 		.confidence = r->confidence, .handoff_reason = r->handoff_reason,
-		.created = now,
+		.netiquette = r->netiquette, .state = &pss->st,
+		.state_len = sizeof(pss->st), .created = now,
+		/* for the editors' list of unanswered questions */
+		.closest = r->fallback && r->n_alts ? r->alts[0].intent : NULL,
 	};
 
 	if (store_begin(store, err) ||
-	    store_turn_reserve(store, pss->conv, 2, now, &pss->st,
-			       sizeof(pss->st), &first, err))
+	    store_turn_reserve(store, pss->conv, 2, now, &first, err))
 		return -1;
 	q.seq = first;
 	a.seq = first + 1;

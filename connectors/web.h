@@ -50,4 +50,12 @@ void web_commit_soon(struct server *s);
 /* Fill 'p' with the protocol table entry (name, callback, pss size). */
 void web_protocol(struct lws_protocols *p);
 
+/*
+ * Group commit at the end of a pass of the event loop: commit what the
+ * pass stored, then release the replies that waited for it.  Under load a
+ * pass serves many connections, so one commit covers many messages; when
+ * it is quiet a reply waits for nothing.
+ */
+void web_flush(struct server *s);
+
 #endif /* WEB_H */

@@ -45,7 +45,7 @@ static const char *const store_migrations[] = {
 	"  role TEXT NOT NULL"
 	"    CHECK (role IN ('citizen', 'bot', 'agent', 'system')),"
 	"  client_id TEXT, text TEXT, intent TEXT, service TEXT, office TEXT,"
-	"  confidence REAL, handoff_reason TEXT, payload TEXT,"
+	"  confidence REAL, handoff_reason TEXT, payload TEXT, state BLOB,"
 	"  created INTEGER NOT NULL,"
 	"  PRIMARY KEY (conv, seq));"
 	"CREATE UNIQUE INDEX messages_client_id ON messages(conv, client_id)"
@@ -131,8 +131,8 @@ enum store_stmt {
 	ST_CONV_GET,
 	ST_CONV_SET_STATE,
 	ST_CONV_GET_STATE,
-	ST_CONV_BUMP,
-	ST_CONV_RESERVE,
+	ST_CONV_TOUCH,
+	ST_CONV_STATE_MSG,
 	ST_MSG_BY_CLIENT,
 	ST_MSG_ADD,
 	ST_MSG_NEXT,
@@ -172,20 +172,26 @@ static const char *const store_sql[ST_NUM] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_CONV_NEW] = "INSERT INTO conversations (id, channel, created,"
 		" updated, last_seq) VALUES (?1, ?2, ?3, ?3, 0)",
-	[ST_CONV_GET] = "SELECT last_seq FROM conversations WHERE id = ?1",
+	[ST_CONV_GET] = "SELECT max(last_seq, coalesce((SELECT max(seq)"
+		" FROM messages WHERE conv = ?1), 0))"
+		" FROM conversations WHERE id = ?1",
 	[ST_CONV_SET_STATE] = "UPDATE conversations SET state = ?2"
 		" WHERE id = ?1",
-	[ST_CONV_GET_STATE] = "SELECT state FROM conversations WHERE id = ?1",
-	[ST_CONV_BUMP] = "UPDATE conversations SET last_seq = last_seq + 1,"
-		" updated = ?2 WHERE id = ?1 RETURNING last_seq",
-	[ST_CONV_RESERVE] = "UPDATE conversations SET last_seq = last_seq + ?2,"
-		" updated = ?3, state = ?4 WHERE id = ?1 RETURNING last_seq",
+	[ST_CONV_GET_STATE] = "SELECT coalesce((SELECT state FROM messages"
+		" WHERE conv = ?1 AND state IS NOT NULL ORDER BY seq DESC"
+		" LIMIT 1), state) FROM conversations WHERE id = ?1",
+	[ST_CONV_STATE_MSG] = "UPDATE messages SET state = ?2 WHERE conv = ?1"
+		" AND seq = (SELECT max(seq) FROM messages WHERE conv = ?1"
+		" AND state IS NOT NULL)",
+	[ST_CONV_TOUCH] = "UPDATE conversations SET last_seq = ?2, updated = ?3"
+		" WHERE id = ?1",
 	[ST_MSG_BY_CLIENT] = "SELECT seq FROM messages"
 		" WHERE conv = ?1 AND client_id = ?2",
 	[ST_MSG_ADD] = "INSERT INTO messages (conv, seq, role, client_id,"
 		" text, intent, service, office, confidence, handoff_reason,"
-		" payload, created)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" payload, created, state, netiquette, closest)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		" ?14, ?15)",
 	[ST_MSG_NEXT] = "SELECT seq, role = 'citizen' FROM messages"
 		" WHERE conv = ?1 AND seq > ?2 ORDER BY seq",
 	[ST_MSG_AFTER] = "SELECT seq, role, client_id, text, intent, service,"
@@ -394,6 +400,9 @@ static int store_setup(struct store *s, const char *path, struct bot_err *err)
 }
 
 static void store_checkpointer_stop(struct store *s);
+static void store_seqs_forget(struct store *s);
+static int store_conv_last(struct store *s, const char *id, int64_t *last,
+			   struct bot_err *err);
 
 struct store *store_open(const char *path, struct bot_err *err)
 {
@@ -444,6 +453,7 @@ void store_close(struct store **sp)
 	/* An open transaction is rolled back by sqlite3_close(). */
 	sqlite3_close(s->db);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
+	bot_free(s->seqs);
 	bot_free(s->path);
 	bot_free(s);
 	*sp = NULL;
@@ -543,6 +553,7 @@ int store_begin(struct store *s, struct bot_err *err)
 
 void store_rollback(struct store *s)
 {
+	store_seqs_forget(s);
 	if (store_in_transaction(s))
 		store_run(s->st[ST_ROLLBACK]);
 }
@@ -580,6 +591,51 @@ int store_tx_leave(struct store *s, int own, int rc,
 		return rc;
 	}
 	return store_commit(s, err);
+}
+
+/* ---- the last seq of each conversation, in memory -------------------------- */
+
+/*
+ * The server is the only writer, so it can count seqs itself instead of
+ * updating the conversation's row for every message: that row would be
+ * one more scattered page written per message.  An entry is filled from
+ * the database on first use; the whole table is forgotten when it is full,
+ * after a rollback and after a purge.  'updated' is written back at most
+ * every STORE_TOUCH_SECONDS (the retention counts in days).
+ */
+#define STORE_SEQ_SLOTS 32768	/* power of two */
+#define STORE_TOUCH_SECONDS 600
+
+struct store_seq {
+	char conv[STORE_ID_LEN + 1];	/* "" = free */
+	int64_t last;
+	time_t touched;		/* when 'updated' was last written */
+};
+
+struct store_seqs {
+	struct store_seq slot[STORE_SEQ_SLOTS];
+	size_t used;
+};
+
+static void store_seqs_forget(struct store *s)
+{
+	if (s->seqs) {
+		memset(s->seqs, 0, sizeof(*s->seqs));
+	}
+}
+
+static struct store_seq *store_seq_slot(struct store *s, const char *conv)
+{
+	uint64_t h = 1469598103934665603ull;
+	const char *p;
+	size_t i;
+
+	for (p = conv; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	for (i = h & (STORE_SEQ_SLOTS - 1);; i = (i + 1) & (STORE_SEQ_SLOTS - 1))
+		if (!s->seqs->slot[i].conv[0] ||
+		    !strcmp(s->seqs->slot[i].conv, conv))
+			return &s->seqs->slot[i];
 }
 
 /* ---- conversations ---------------------------------------------------------- */
@@ -643,16 +699,18 @@ int store_conv_new(struct store *s, const char *channel, time_t now,
 	return BOT_OK;
 }
 
-int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
-		      struct bot_err *err)
+/* 1 and the last seq from the database, 0 when there is no such
+ * conversation, <0 on error. */
+static int store_conv_last(struct store *s, const char *id, int64_t *last,
+			   struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_CONV_GET];
 	int rc;
 
 	store_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && last_seq)
-		*last_seq = sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW)
+		*last = sqlite3_column_int64(st, 0);
 	store_done(st);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -661,10 +719,41 @@ int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 	return -store_dberr(s, err, "cannot look up conversation", id);
 }
 
+int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
+		      struct bot_err *err)
+{
+	struct store_seq *e;
+	int64_t last = 0;
+	int rc;
+
+	if (s->seqs && id && strlen(id) <= STORE_ID_LEN) {
+		e = store_seq_slot(s, id);
+		if (e->conv[0]) {
+			if (last_seq)
+				*last_seq = e->last;
+			return 1;
+		}
+	}
+	rc = store_conv_last(s, id, &last, err);
+	if (rc > 0 && last_seq)
+		*last_seq = last;
+	return rc;
+}
+
 int store_conv_set_state(struct store *s, const char *id, const void *state,
 			 size_t len, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_CONV_SET_STATE];
+	sqlite3_stmt *sm = s->st[ST_CONV_STATE_MSG];
+
+	/* the state saved with the latest message would win otherwise */
+	if (len <= (size_t)INT32_MAX) {
+		store_bind_text(sm, 1, id);
+		sqlite3_bind_blob(sm, 2, state, (int)len, SQLITE_STATIC);
+		if (store_run(sm) != SQLITE_OK)
+			return store_dberr(s, err, "cannot save state of "
+					   "conversation", id);
+	}
 
 	if (len > (size_t)INT32_MAX)
 		return bot_fail(err, BOT_ENOMEM,
@@ -747,29 +836,75 @@ static int store_find_client(struct store *s, const char *conv,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Take the next seq of 'm->conv' and touch its updated time. */
+/* The entry of 'conv', loaded from the database when needed; NULL with
+ * BOT_ENOTFOUND when there is no such conversation. */
+static struct store_seq *store_seq_get(struct store *s, const char *conv,
+				       struct bot_err *err)
+{
+	struct store_seq *e;
+	int64_t last = 0;
+	int rc;
+
+	if (!conv || strlen(conv) > STORE_ID_LEN) {
+		bot_fail(err, BOT_ENOTFOUND, "no such conversation '%s'",
+			 store_nz(conv));
+		return NULL;
+	}
+	if (!s->seqs) {
+		s->seqs = bot_calloc(1, sizeof(*s->seqs));
+		if (!s->seqs) {
+			bot_fail(err, BOT_ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	e = store_seq_slot(s, conv);
+	if (e->conv[0])
+		return e;
+	rc = store_conv_last(s, conv, &last, err);
+	if (rc <= 0) {
+		if (rc == 0)
+			bot_fail(err, BOT_ENOTFOUND, "cannot store message in "
+				 "conversation '%s': no such conversation", conv);
+		return NULL;
+	}
+	if (s->seqs->used >= STORE_SEQ_SLOTS / 2) {
+		store_seqs_forget(s);
+		e = store_seq_slot(s, conv);
+	}
+	snprintf(e->conv, sizeof(e->conv), "%s", conv);
+	e->last = last;
+	e->touched = 0;
+	s->seqs->used++;
+	return e;
+}
+
+/* Write last_seq and updated back when the last write is old enough. */
+static int store_seq_touch(struct store *s, struct store_seq *e, time_t now,
+			   struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_CONV_TOUCH];
+
+	if (now - e->touched < STORE_TOUCH_SECONDS)
+		return BOT_OK;
+	store_bind_text(st, 1, e->conv);
+	sqlite3_bind_int64(st, 2, e->last);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot touch conversation", e->conv);
+	e->touched = now;
+	return BOT_OK;
+}
+
+/* Take the next seq of 'm->conv'. */
 static int store_next_seq(struct store *s, struct store_msg *m,
 			  struct bot_err *err)
 {
-	sqlite3_stmt *st = s->st[ST_CONV_BUMP];
-	int rc;
+	struct store_seq *e = store_seq_get(s, m->conv, err);
 
-	store_bind_text(st, 1, m->conv);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)m->created);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		m->seq = sqlite3_column_int64(st, 0);
-		rc = sqlite3_step(st);
-	}
-	store_done(st);
-	if (rc == SQLITE_DONE && m->seq > 0)
-		return BOT_OK;
-	if (rc == SQLITE_DONE)
-		return bot_fail(err, BOT_ENOTFOUND,
-				"cannot store message in conversation '%s': "
-				"no such conversation", m->conv);
-	return store_dberr(s, err, "cannot store message in conversation",
-			   m->conv);
+	if (!e)
+		return err ? err->rc : BOT_ENOTFOUND;
+	m->seq = ++e->last;
+	return store_seq_touch(s, e, m->created, err);
 }
 
 static int store_insert_msg(struct store *s, const struct store_msg *m,
@@ -789,6 +924,11 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 	store_bind_text(st, 10, m->handoff_reason);
 	store_bind_text(st, 11, m->payload);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)m->created);
+	if (m->state)
+		sqlite3_bind_blob(st, 13, m->state, (int)m->state_len,
+				  SQLITE_STATIC);
+	store_bind_text(st, 14, m->netiquette);
+	store_bind_text(st, 15, m->closest);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store message in conversation",
 				   m->conv);
@@ -830,32 +970,23 @@ int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err)
 }
 
 int store_turn_reserve(struct store *s, const char *conv, int n, time_t now,
-		       const void *state, size_t state_len, int64_t *first,
-		       struct bot_err *err)
+		       int64_t *first, struct bot_err *err)
 {
-	sqlite3_stmt *st = s->st[ST_CONV_RESERVE];
-	int own, rc, step;
+	struct store_seq *e;
+	int own, rc;
 
 	*first = 0;
 	rc = store_tx_enter(s, &own, err);
 	if (rc)
 		return rc;
-	store_bind_text(st, 1, conv);
-	sqlite3_bind_int(st, 2, n);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)(now ? now : time(NULL)));
-	if (state)
-		sqlite3_bind_blob(st, 4, state, (int)state_len, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		*first = sqlite3_column_int64(st, 0) - n + 1;
-	store_done(st);
-	if (step != SQLITE_ROW)
-		rc = step == SQLITE_DONE ?
-			bot_fail(err, BOT_ENOTFOUND, "cannot store message in "
-				 "conversation '%s': no such conversation",
-				 store_nz(conv)) :
-			store_dberr(s, err, "cannot store message in "
-				    "conversation", conv);
+	e = store_seq_get(s, conv, err);
+	if (!e) {
+		rc = err && err->rc ? err->rc : BOT_ENOTFOUND;
+	} else {
+		*first = e->last + 1;
+		e->last += n;
+		rc = store_seq_touch(s, e, now ? now : time(NULL), err);
+	}
 	return store_tx_leave(s, own, rc, err);
 }
 
@@ -1088,6 +1219,7 @@ int store_purge(struct store *s, time_t before, int64_t *n,
 	rc = store_purge_rows(s, before, &count, err);
 	if (rc)
 		return rc;
+	store_seqs_forget(s);
 	if (n)
 		*n = count;
 	/* Give freed pages back to the file system, then copy the WAL into

@@ -42,6 +42,10 @@ struct store_msg {
 	double confidence;
 	const char *handoff_reason;	/* NULL when none */
 	const char *payload;	/* JSON sent to the client, for resending; may be NULL */
+	const char *netiquette;	/* the netiquette verdict ("insult" ...) or NULL */
+	const char *closest;	/* unanswered: the intent the engine found closest */
+	const void *state;	/* the dialogue state after this message, or NULL */
+	size_t state_len;
 	time_t created;		/* 0: now */
 	int duplicate;		/* set by store_msg_add: 1 when (conv, client_id)
 				 * was stored already; nothing was written */
@@ -102,16 +106,18 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 int store_msg_add(struct store *s, struct store_msg *m, struct bot_err *err) BOT_WUR;
 
 /*
- * One exchange of the server's hot path, in three statements instead of
- * six: store_turn_reserve() takes 'n' seqs of 'conv' at once (the first in
- * '*first'), touches its updated time and saves its dialogue state;
- * store_turn_put() then inserts messages whose m->seq the caller set from
- * '*first'.  The caller has checked the client id (store_msg_seen()).
- * Both join the caller's transaction, or run in their own.
+ * One exchange of the server's hot path, without touching the
+ * conversation's row: store_turn_reserve() takes 'n' seqs of 'conv' at
+ * once (the first in '*first') from the store's memory of each
+ * conversation's last seq; store_turn_put() then inserts messages whose
+ * m->seq the caller set from '*first' (the dialogue state travels with a
+ * message: m->state).  The caller has checked the client id
+ * (store_msg_seen()).  Both join the caller's transaction, or run in
+ * their own.  The conversation's 'updated' time is written at most every
+ * STORE_TOUCH_SECONDS, which is all the retention needs.
  */
 int store_turn_reserve(struct store *s, const char *conv, int n, time_t now,
-		       const void *state, size_t state_len, int64_t *first,
-		       struct bot_err *err) BOT_WUR;
+		       int64_t *first, struct bot_err *err) BOT_WUR;
 int store_turn_put(struct store *s, const struct store_msg *m,
 		   struct bot_err *err) BOT_WUR;
 
@@ -365,5 +371,60 @@ int64_t store_msgr_count(struct store *s, const char *what);
 /* Retention: dedup keys, users and finished calls older than 'before'. */
 int store_msgr_purge(struct store *s, time_t before,
 		     struct bot_err *err) BOT_WUR;
+
+/* ---- Statistics (schema version 4, store_stats.c) --------------------- */
+
+struct stats_counts;
+
+/*
+ * Note what the statistics need about bot message 'seq' of 'conv' beyond
+ * struct store_msg: its netiquette kind (reply.netiquette, NULL when none)
+ * and the closest intent the engine considered (reply.alts[0].intent when
+ * the bot fell back, else NULL).  Call it after storing the message, in
+ * the same transaction.  BOT_ENOTFOUND when there is no such message.
+ */
+int store_msg_note(struct store *s, const char *conv, int64_t seq,
+		   const char *netiquette, const char *closest,
+		   struct bot_err *err) BOT_WUR;
+
+/*
+ * Add the figures of [since, until) to 'c' (keys: engine/stats.h): live
+ * messages, conversations, feedback and suggestions, the daily aggregates
+ * of purged ones for the days in the period (so 'since' and 'until'
+ * should be local midnights), and the handoffs with "wait_median_s" and
+ * "wait_p90_s" (claimed minus queued, set only when some were claimed).
+ */
+int store_stats_counts(struct store *s, time_t since, time_t until,
+		       struct stats_counts *c, struct bot_err *err) BOT_WUR;
+
+/*
+ * Call 'fn' for the citizen's (redacted) message before every fallback
+ * answer in [since, until), oldest first; 'closest' may be NULL.  The
+ * strings are valid during the call only.  A non-zero return of 'fn'
+ * stops and is returned.  Purged conversations are only counted.
+ */
+typedef int (*store_unanswered_fn)(void *arg, const char *text,
+				   const char *closest, time_t created);
+int store_stats_unanswered(struct store *s, time_t since, time_t until,
+			   store_unanswered_fn fn, void *arg,
+			   struct bot_err *err) BOT_WUR;
+
+/* The same for the suggestions ('channel' may be NULL), oldest first. */
+typedef int (*store_sugg_fn)(void *arg, const char *text, const char *channel,
+			     time_t created);
+int store_stats_suggestions(struct store *s, time_t since, time_t until,
+			    store_sugg_fn fn, void *arg,
+			    struct bot_err *err) BOT_WUR;
+
+/*
+ * store_purge() that keeps the statistics: in one transaction the
+ * conversations not updated since 'before' and the suggestions older than
+ * it are counted into the daily aggregates (keys only, no text) and
+ * deleted; then store_purge() clears contacts, vacuums and truncates the
+ * WAL.  '*n' (may be NULL) gets the conversations deleted.  Use this
+ * instead of store_purge() (retention, 'amtsbot purge').
+ */
+int store_stats_purge(struct store *s, time_t before, int64_t *n,
+		      struct bot_err *err) BOT_WUR;
 
 #endif /* STORE_H */

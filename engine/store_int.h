@@ -32,6 +32,7 @@ struct store {
 	unsigned char key[STORE_KEY_LEN];
 	int have_key;
 	struct store_ckpt *ckpt;	/* background checkpointer, or NULL */
+	struct store_seqs *seqs;	/* last seq per conversation (store.c) */
 };
 
 /* Migrations defined by the other files (see store_migrations in store.c). */
