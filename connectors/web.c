@@ -26,6 +26,9 @@
 #define WEB_FREE_MAX 4096	/* recycled frames kept */
 #define WEB_FRAME_KEEP 16384	/* bigger frame buffers are not kept */
 #define WEB_COMMIT_US 1000	/* group commit delay */
+#ifndef WEB_COMMIT_GAP_US
+#define WEB_COMMIT_GAP_US 4000	/* shortest time between two commits */
+#endif
 #define WEB_RX_KEEP 2048
 
 struct web_frame {
@@ -57,6 +60,7 @@ struct web_pss {
 struct web_vhd {
 	struct server *srv;
 	struct lws_context *ctx;
+	lws_usec_t last_commit;	/* when the last group was committed */
 	struct web_pss *waiting;
 	struct web_pss *all;
 	uint64_t committed;	/* commits done; open transaction: committed + 1 */
@@ -170,6 +174,7 @@ static void web_commit(struct web_vhd *vhd)
 		failed = 1;
 	}
 	vhd->committed++;
+	vhd->last_commit = lws_now_usecs();
 	for (p = vhd->waiting; p; p = next) {
 		next = p->wait_next;
 		p->wait_next = NULL;
@@ -326,6 +331,19 @@ void web_flush(struct server *s)
 
 	if (!vhd || (!vhd->waiting && !store_in_transaction(s->store)))
 		return;
+	/*
+	 * Under load commit at most every WEB_COMMIT_GAP_US: each commit
+	 * writes the pages it touched again, so fewer, larger groups write
+	 * fewer bytes (and the kernel throttles writers that write much).
+	 */
+	if (lws_now_usecs() - vhd->last_commit < WEB_COMMIT_GAP_US) {
+		if (!vhd->commit_scheduled) {
+			vhd->commit_scheduled = 1;
+			lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit,
+					 web_commit_cb, WEB_COMMIT_GAP_US);
+		}
+		return;
+	}
 	if (vhd->commit_scheduled) {
 		lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, web_commit_cb,
 				 LWS_SET_TIMER_USEC_CANCEL);

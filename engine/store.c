@@ -500,9 +500,12 @@ int store_checkpointer_start(struct store *s, struct bot_err *err)
 	c = bot_calloc(1, sizeof(*c));
 	if (!c)
 		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	/* a connection checkpoints only once it has read the database */
 	if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(c->db, 100) != SQLITE_OK) {
+	    sqlite3_busy_timeout(c->db, 100) != SQLITE_OK ||
+	    sqlite3_exec(c->db, "PRAGMA journal_mode", NULL, NULL,
+			 NULL) != SQLITE_OK) {
 		bot_fail(err, BOT_EDB, "cannot open checkpoint connection to "
 			 "'%s': %s", s->path, c->db ? sqlite3_errmsg(c->db) :
 			 "out of memory");
