@@ -22,6 +22,7 @@
 #include "engine/store.h"
 #include "engine/strbuf.h"
 #include "json.h"
+#include "messenger.h"
 #include "server.h"
 #include "web.h"
 
@@ -86,6 +87,7 @@ static const struct {
 	{ "forbidden", "Dieses Gespräch gehört zu einem anderen Team." },
 	{ "already_claimed", "Dieses Gespräch hat bereits jemand anderes übernommen." },
 	{ "not_claimed", "Sie haben dieses Gespräch nicht übernommen." },
+	{ "window_closed", "Über Messenger kann nicht mehr geantwortet werden: Die letzte Nachricht der Person ist länger als 7 Tage her. Bitte nehmen Sie auf anderem Weg Kontakt auf." },
 	{ "internal", "Es ist ein technischer Fehler aufgetreten. Bitte versuchen Sie es noch einmal." },
 };
 
@@ -203,6 +205,7 @@ static int agent_item(struct agent_hub *h, struct strbuf *sb,
 		      int with_transcript)
 {
 	if (agent_item_head(sb, c, now, first) ||
+	    messenger_window_add(h->srv, sb, c->conv) ||
 	    strbuf_addf(sb, ",\"has_contact\":%s,\"on_duty\":%s,\"transcript\":",
 			c->contact.len ? "true" : "false",
 			c->off_duty ? "false" : "true"))
@@ -346,6 +349,7 @@ static int agent_handoff_frame(struct agent_hub *h, const char *conv,
 	if (store_msg_add(st, &m, err))
 		return -1;
 	web_conv_send(h->srv, conv, sb->buf, sb->len);
+	messenger_conv_note(h->srv, conv, note);
 	web_commit_soon(h->srv);
 	return 0;
 }
@@ -695,6 +699,7 @@ static int agent_claimed_build(struct agent_hub *h, struct handoff_case *c,
 	    agent_kv(sb, "conversation", c->conv) ||
 	    agent_kv(sb, "reason", c->reason) || agent_kv(sb, "team", c->team) ||
 	    agent_kv(sb, "channel", c->channel) ||
+	    messenger_window_add(h->srv, sb, c->conv) ||
 	    agent_kv(sb, "contact", c->contact.len ? c->contact.buf : NULL) ||
 	    strbuf_adds(sb, ",\"transcript\":"))
 		return -1;
@@ -772,6 +777,8 @@ static void agent_claim(struct agent_hub *h, struct agent_conn *a,
 		return;
 	log_msg(LOG_NOTICE, "conversation '%s' claimed by agent '%s'",
 		c->conv, a->name);
+	if (!strcmp(c->channel, "messenger"))
+		messenger_case_claimed(h->srv, c->conv);
 	snprintf(note, sizeof(note), "%s hat Ihr Anliegen übernommen und "
 		 "antwortet Ihnen hier im Chat.", a->name);
 	if (agent_handoff_frame(h, c->conv, "active", 0, note, &err))
@@ -817,6 +824,12 @@ static void agent_message(struct agent_hub *h, struct agent_conn *a,
 
 	if (!c || !agent_text_ok(h, a, m))
 		return;
+	/* Messenger: after 7 days without a citizen message nothing goes out */
+	if (!strcmp(c->channel, "messenger") &&
+	    messenger_window(h->srv, c->conv, NULL) == MESSENGER_WINDOW_CLOSED) {
+		agent_error(h, a, "window_closed", c->conv);
+		return;
+	}
 	if (agent_redact(h, m->text, m->text_len, &pr) ||
 	    agent_words(h, c->conv, a->name, m->text, m->text_len, &seq, &err)) {
 		log_msg(LOG_ERR, "conversation '%s': cannot store: %s", c->conv,
@@ -825,6 +838,8 @@ static void agent_message(struct agent_hub *h, struct agent_conn *a,
 		return;
 	}
 	c->agent_wrote = 1;
+	if (!strcmp(c->channel, "messenger"))
+		messenger_agent_text(h->srv, c->conv, m->text, m->text_len);
 	strbuf_reset(sb);
 	if (strbuf_adds(sb, "{\"type\":\"message\",\"conversation\":") ||
 	    json_opt_add(sb, c->conv) ||

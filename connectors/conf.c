@@ -65,8 +65,38 @@ static const struct conf_key conf_keys[] = {
 	  "AMTSBOT_CITIZEN_TIMEOUT_MINUTES", "--citizen-timeout-minutes", "a queued case whose citizen left this long ago ends as abandoned if it holds no message and no contact" },
 	{ "agent_auth_failures", CONF_INT, "5", 1, 100, F(auth_failures),
 	  "AMTSBOT_AGENT_AUTH_FAILURES", "--agent-auth-failures", "failed agent logins per minute per connection and per address before refusing" },
+	{ "messenger_graph_url", CONF_STR, "https://graph.facebook.com", 0, 0, F(fb_graph_url),
+	  "AMTSBOT_FB_GRAPH_URL", "--messenger-graph-url", "Messenger: base URL of the Graph API (tests point it at a local fake)" },
+	{ "messenger_api_version", CONF_STR, "v21.0", 0, 0, F(fb_api_version),
+	  "AMTSBOT_FB_API_VERSION", "--messenger-api-version", "Messenger: Graph API version in the Send API path" },
+	{ "messenger_app_id", CONF_STR, "", 0, 0, F(fb_app_id),
+	  "AMTSBOT_FB_APP_ID", "--messenger-app-id", "Messenger: the app's id; echoes from other apps are staff replies (empty: recognise ours by metadata)" },
+	{ "messenger_max_body", CONF_INT, "262144", 1024, 4194304, F(fb_max_body),
+	  "AMTSBOT_FB_MAX_BODY", "--messenger-max-body", "Messenger: largest webhook delivery in bytes (larger: 413)" },
+	{ "messenger_staff_pause_minutes", CONF_INT, "30", 0, 10080, F(fb_staff_pause),
+	  "AMTSBOT_FB_STAFF_PAUSE_MINUTES", "--messenger-staff-pause-minutes", "Messenger: the bot keeps quiet in a conversation this long after staff wrote in the page inbox" },
+	{ "messenger_handover", CONF_INT, "0", 0, 1, F(fb_handover),
+	  "AMTSBOT_FB_HANDOVER", "--messenger-handover", "Messenger: 1 passes handed-off threads to the page inbox (Handover Protocol) and takes them back on a claim" },
+	{ "messenger_inbox_app_id", CONF_STR, "263902037430900", 0, 0, F(fb_inbox_app_id),
+	  "AMTSBOT_FB_INBOX_APP_ID", "--messenger-inbox-app-id", "Messenger: app id of the page inbox for pass_thread_control" },
+	{ "messenger_retry_base_ms", CONF_INT, "2000", 10, 600000, F(fb_retry_base_ms),
+	  "AMTSBOT_FB_RETRY_BASE_MS", "--messenger-retry-base-ms", "Messenger: first back-off after a temporary Send API error; doubles each time, with jitter" },
+	{ "messenger_retry_attempts", CONF_INT, "8", 1, 50, F(fb_retry_attempts),
+	  "AMTSBOT_FB_RETRY_ATTEMPTS", "--messenger-retry-attempts", "Messenger: attempts of one Send API call before it is given up" },
+	{ "messenger_timeout_seconds", CONF_INT, "20", 1, 300, F(fb_timeout),
+	  "AMTSBOT_FB_TIMEOUT_SECONDS", "--messenger-timeout-seconds", "Messenger: a Send API call that takes longer counts as a temporary error" },
 	{ "log_level", CONF_LEVEL, "notice", 0, 0, F(log_level),
 	  "AMTSBOT_LOG_LEVEL", "--log-level", "error, warning, notice, info or debug (debug logs citizens' text)" },
+};
+
+/* Secrets: environment only (or a file it names), never a config key. */
+static const struct {
+	const char *env;
+	size_t off;
+} conf_secrets[] = {
+	{ "AMTSBOT_FB_APP_SECRET", F(fb_app_secret) },
+	{ "AMTSBOT_FB_VERIFY_TOKEN", F(fb_verify_token) },
+	{ "AMTSBOT_FB_PAGE_TOKEN", F(fb_page_token) },
 };
 
 static const char *const conf_levels[] = {
@@ -196,11 +226,20 @@ int conf_init(struct conf *c, struct bot_err *err)
 	return BOT_OK;
 }
 
+static void conf_secret_clear(char **p)
+{
+	if (*p)
+		memset(*p, 0, strlen(*p));
+	BOT_FREE(p);
+}
+
 void conf_release(struct conf *c)
 {
 	size_t i;
 
 	conf_list_clear(c);
+	for (i = 0; i < BOT_ARRAY_SIZE(conf_secrets); i++)
+		conf_secret_clear((char **)((char *)c + conf_secrets[i].off));
 	for (i = 0; i < BOT_ARRAY_SIZE(conf_keys); i++)
 		if (conf_keys[i].type == CONF_STR || conf_keys[i].type == CONF_LEVEL)
 			BOT_FREE((char **)conf_field(c, &conf_keys[i]));
@@ -226,11 +265,66 @@ static const struct conf_key *conf_key_by_flag(const char *flag)
 	return NULL;
 }
 
+/* Read the first line of 'path' (a secret) into a new string. */
+static int conf_secret_file(const char *env, const char *path, char **out,
+			    struct bot_err *err)
+{
+	char buf[4096];
+	size_t n;
+	FILE *fp = fopen(path, "rb");
+
+	if (!fp)
+		return bot_fail(err, BOT_EIO, "%s_FILE: cannot open '%s': %s",
+				env, path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*out = buf[0] ? bot_strdup(buf) : NULL;
+	memset(buf, 0, sizeof(buf));
+	if (!*out)
+		return bot_fail(err, BOT_EINVAL, "%s_FILE: '%s' is empty", env, path);
+	return BOT_OK;
+}
+
+static int conf_load_secrets(struct conf *c, struct bot_err *err)
+{
+	char name[64], **p;
+	const char *val;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < BOT_ARRAY_SIZE(conf_secrets); i++) {
+		p = (char **)((char *)c + conf_secrets[i].off);
+		snprintf(name, sizeof(name), "%s_FILE", conf_secrets[i].env);
+		val = getenv(name);
+		if (val && *val) {
+			conf_secret_clear(p);
+			rc = conf_secret_file(conf_secrets[i].env, val, p, err);
+			if (rc)
+				return rc;
+			continue;
+		}
+		val = getenv(conf_secrets[i].env);
+		if (!val || !*val)
+			continue;
+		conf_secret_clear(p);
+		*p = bot_strdup(val);
+		if (!*p)
+			return bot_fail(err, BOT_ENOMEM, "out of memory");
+	}
+	return BOT_OK;
+}
+
 int conf_load_env(struct conf *c, struct bot_err *err)
 {
 	const char *val;
 	size_t i;
 	int rc;
+
+	rc = conf_load_secrets(c, err);
+	if (rc)
+		return rc;
 
 	for (i = 0; i < BOT_ARRAY_SIZE(conf_keys); i++) {
 		val = getenv(conf_keys[i].env);
@@ -441,5 +535,12 @@ void conf_write_example(FILE *fp)
 		"# AMTSBOT_SECRET_KEY (64 hex digits, e.g. from 'openssl rand -hex 32'),\n"
 		"# or else the file '<db>.key' next to the database, created with mode\n"
 		"# 0600 on first use.  Back it up apart from the database: without it\n"
-		"# the stored contacts cannot be read.\n");
+		"# the stored contacts cannot be read.\n"
+		"\n# Facebook Messenger secrets (environment only, never this file; see\n"
+		"# README, \"Facebook Messenger: connecting a real page\"):\n"
+		"#   AMTSBOT_FB_APP_SECRET    the app secret (checks X-Hub-Signature-256)\n"
+		"#   AMTSBOT_FB_VERIFY_TOKEN  the verify token typed in the App Dashboard\n"
+		"#   AMTSBOT_FB_PAGE_TOKEN    the page access token for the Send API\n"
+		"# or AMTSBOT_FB_APP_SECRET_FILE etc. naming a file that holds the value.\n"
+		"# Without all three the Messenger connector stays off.\n");
 }

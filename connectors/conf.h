@@ -33,6 +33,21 @@ struct conf {
 	long claim_timeout;	/* seconds to the agent's first message */
 	long citizen_timeout;	/* minutes until an empty case is dropped */
 	long auth_failures;	/* failed agent logins per minute */
+	/* Messenger (connectors/messenger.c) */
+	char *fb_graph_url;	/* Graph API base URL, no trailing slash */
+	char *fb_api_version;	/* "v21.0" */
+	char *fb_app_id;	/* our app id: echoes of others are staff */
+	char *fb_inbox_app_id;	/* the page inbox, for the Handover Protocol */
+	long fb_max_body;	/* bytes of one webhook delivery */
+	long fb_staff_pause;	/* minutes the bot keeps quiet after staff wrote */
+	long fb_handover;	/* 1: pass threads to the page inbox */
+	long fb_retry_base_ms;	/* first back-off of a failed Send API call */
+	long fb_retry_attempts;	/* attempts before a call is given up */
+	long fb_timeout;	/* seconds a Send API call may take */
+	/* secrets: only from the environment or a file it names; never logged */
+	char *fb_app_secret;
+	char *fb_verify_token;
+	char *fb_page_token;
 };
 
 /* Fill 'c' with the defaults (strings are copies owned by 'c'). */
@@ -45,7 +60,12 @@ void conf_release(struct conf *c);
  * the key, e.g. "amtsbot.yaml:4: key 'rate_limit': '-3' is below 0".
  */
 int conf_load_file(struct conf *c, const char *path, struct bot_err *err) BOT_WUR;
-/* Apply AMTSBOT_* environment variables. */
+/*
+ * Apply AMTSBOT_* environment variables.  The Messenger secrets come only
+ * from here: AMTSBOT_FB_APP_SECRET, AMTSBOT_FB_VERIFY_TOKEN and
+ * AMTSBOT_FB_PAGE_TOKEN, or the same names with _FILE naming a file that
+ * holds the value (one line).
+ */
 int conf_load_env(struct conf *c, struct bot_err *err) BOT_WUR;
 /*
  * Apply flags (argv[0] is the subcommand name).  '--config FILE' and
