@@ -14,3 +14,6 @@ if [ -x bench/load.sh ]; then
 	echo "== WebSocket load test"
 	bench/load.sh
 fi
+echo
+echo "== statistics: 'amtsbot stats' over one million stored messages"
+bench/stats_bench.sh

@@ -384,3 +384,378 @@ int json_error_add(struct strbuf *sb, const char *code, const char *message,
 		return BOT_ENOMEM;
 	return BOT_OK;
 }
+
+/* ---- Messenger -------------------------------------------------------- */
+
+/* A member that may be a string or a number, as text ("" when neither). */
+static void json_msgr_id(json_t *o, const char *key, char *out, size_t size)
+{
+	json_t *x = json_object_get(o, key);
+
+	out[0] = '\0';
+	if (json_is_string(x))
+		snprintf(out, size, "%s", json_string_value(x));
+	else if (json_is_integer(x))
+		snprintf(out, size, "%lld", (long long)json_integer_value(x));
+}
+
+static void json_msgr_message(json_t *msg, struct json_msgr_event *e)
+{
+	json_t *qr = json_object_get(msg, "quick_reply");
+
+	e->mid = json_member(msg, "mid", NULL);
+	e->text = json_member(msg, "text", &e->text_len);
+	e->metadata = json_member(msg, "metadata", NULL);
+	if (json_is_object(qr))
+		e->payload = json_member(qr, "payload", &e->payload_len);
+	if (json_is_true(json_object_get(msg, "is_echo"))) {
+		e->kind = JSON_MSGR_ECHO;
+		json_msgr_id(msg, "app_id", e->app_id, sizeof(e->app_id));
+	} else {
+		e->kind = e->text && e->text_len ? JSON_MSGR_TEXT :
+			  JSON_MSGR_ATTACHMENT;
+	}
+}
+
+static void json_msgr_handover(json_t *o, enum json_msgr_kind kind,
+			       struct json_msgr_event *e)
+{
+	e->kind = kind;
+	e->metadata = json_member(o, "metadata", NULL);
+	json_msgr_id(o, kind == JSON_MSGR_PASS ? "new_owner_app_id" :
+		     kind == JSON_MSGR_TAKE ? "previous_owner_app_id" :
+		     "requested_owner_app_id", e->app_id, sizeof(e->app_id));
+}
+
+/* Dispatch on which member the event has (reference 1.3). */
+static void json_msgr_event(json_t *ev, int standby, struct json_msgr_event *e)
+{
+	json_t *x, *s = json_object_get(ev, "sender");
+	json_int_t ts;
+
+	memset(e, 0, sizeof(*e));
+	e->standby = standby;
+	if (json_is_object(s)) {
+		e->sender = json_member(s, "id", NULL);
+		e->user_ref = json_member(s, "user_ref", NULL);
+	}
+	x = json_object_get(ev, "recipient");
+	if (json_is_object(x))
+		e->recipient = json_member(x, "id", NULL);
+	ts = json_integer_value(json_object_get(ev, "timestamp"));
+	e->timestamp = ts > 0 ? (int64_t)ts : 0;
+	if (json_is_object(x = json_object_get(ev, "message"))) {
+		json_msgr_message(x, e);
+	} else if (json_is_object(x = json_object_get(ev, "postback"))) {
+		e->kind = JSON_MSGR_POSTBACK;
+		e->mid = json_member(x, "mid", NULL);
+		e->text = json_member(x, "title", &e->text_len);
+		e->payload = json_member(x, "payload", &e->payload_len);
+	} else if (json_is_object(json_object_get(ev, "delivery"))) {
+		e->kind = JSON_MSGR_DELIVERY;
+	} else if (json_is_object(json_object_get(ev, "read"))) {
+		e->kind = JSON_MSGR_READ;
+	} else if (json_is_object(x = json_object_get(ev, "pass_thread_control"))) {
+		json_msgr_handover(x, JSON_MSGR_PASS, e);
+	} else if (json_is_object(x = json_object_get(ev, "take_thread_control"))) {
+		json_msgr_handover(x, JSON_MSGR_TAKE, e);
+	} else if (json_is_object(x = json_object_get(ev, "request_thread_control"))) {
+		json_msgr_handover(x, JSON_MSGR_REQUEST, e);
+	}
+}
+
+/* Walk entry[].messaging[] and entry[].standby[]; store at most 'max'. */
+static size_t json_msgr_walk(json_t *entries, struct json_msgr *m, size_t max)
+{
+	static const char *const lists[] = { "messaging", "standby" };
+	json_t *entry, *list, *ev;
+	size_t i, j, k, n = 0;
+
+	json_array_foreach(entries, i, entry) {
+		for (k = 0; k < BOT_ARRAY_SIZE(lists); k++) {
+			list = json_object_get(entry, lists[k]);
+			if (!json_is_array(list))
+				continue;
+			json_array_foreach(list, j, ev) {
+				if (!json_is_object(ev))
+					continue;
+				if (m->ev && n < max)
+					json_msgr_event(ev, (int)k, &m->ev[n]);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+enum json_client_error json_msgr_parse(const char *buf, size_t len,
+				       size_t max_events, struct json_msgr *m)
+{
+	json_t *root, *entries;
+	size_t n;
+
+	memset(m, 0, sizeof(*m));
+	root = json_loadb(buf, len, 0, NULL);
+	if (!root)
+		return JSON_BAD_JSON;
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return JSON_BAD_JSON;
+	}
+	m->doc = root;
+	m->object = json_member(root, "object", NULL);
+	entries = json_object_get(root, "entry");
+	if (!json_is_array(entries))
+		return JSON_OK;
+	n = json_msgr_walk(entries, m, 0);
+	if (!n)
+		return JSON_OK;
+	m->ev = bot_calloc(n < max_events ? n : max_events, sizeof(*m->ev));
+	if (!m->ev) {
+		json_msgr_release(m);
+		return JSON_BAD_JSON;
+	}
+	m->n = json_msgr_walk(entries, m, max_events);
+	return JSON_OK;
+}
+
+void json_msgr_release(struct json_msgr *m)
+{
+	if (m->doc)
+		json_decref(m->doc);
+	bot_free(m->ev);
+	memset(m, 0, sizeof(*m));
+}
+
+/* "recipient":{"id":..} or {"user_ref":..} */
+static int json_msgr_rcpt(struct strbuf *sb, const char *rcpt)
+{
+	int ref = !strncmp(rcpt, "ref:", 4);
+	const char *v = strchr(rcpt, ':');
+
+	v = v ? v + 1 : rcpt;
+	return strbuf_adds(sb, ref ? "{\"recipient\":{\"user_ref\":" :
+			   "{\"recipient\":{\"id\":") ||
+	       json_opt(sb, v) || strbuf_addch(sb, '}');
+}
+
+static int json_msgr_quick(struct strbuf *sb, const char *const *titles,
+			   const char *const *payloads, size_t n)
+{
+	size_t i;
+	int rc = strbuf_adds(sb, ",\"quick_replies\":[");
+
+	for (i = 0; !rc && i < n; i++)
+		rc = strbuf_adds(sb, i ? ",{\"content_type\":\"text\",\"title\":" :
+				 "{\"content_type\":\"text\",\"title\":") ||
+		     json_opt(sb, titles[i]) || json_key(sb, "payload", 0) ||
+		     json_opt(sb, payloads[i]) || strbuf_addch(sb, '}');
+	return rc || strbuf_addch(sb, ']');
+}
+
+int json_msgr_message_add(struct strbuf *sb, const char *rcpt,
+			  const char *type, const char *tag, const char *meta,
+			  const char *text, size_t len,
+			  const char *const *titles,
+			  const char *const *payloads, size_t n_quick)
+{
+	if (json_msgr_rcpt(sb, rcpt) || json_key(sb, "messaging_type", 0) ||
+	    json_opt(sb, type) ||
+	    (tag && (json_key(sb, "tag", 0) || json_opt(sb, tag))) ||
+	    strbuf_adds(sb, ",\"message\":{\"text\":") ||
+	    json_str_add(sb, text, len) ||
+	    (meta && (json_key(sb, "metadata", 0) || json_opt(sb, meta))) ||
+	    (n_quick && json_msgr_quick(sb, titles, payloads, n_quick)) ||
+	    strbuf_adds(sb, "}}"))
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+int json_msgr_action_add(struct strbuf *sb, const char *rcpt,
+			 const char *action)
+{
+	if (json_msgr_rcpt(sb, rcpt) || json_key(sb, "sender_action", 0) ||
+	    json_opt(sb, action) || strbuf_addch(sb, '}'))
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+int json_msgr_thread_add(struct strbuf *sb, const char *rcpt,
+			 const char *target, const char *meta)
+{
+	if (json_msgr_rcpt(sb, rcpt) ||
+	    (target && strbuf_addf(sb, ",\"target_app_id\":%s", target)) ||
+	    json_key(sb, "metadata", 0) || json_opt(sb, meta) ||
+	    strbuf_addch(sb, '}'))
+		return BOT_ENOMEM;
+	return BOT_OK;
+}
+
+int json_msgr_error_parse(const char *buf, size_t len, long *code,
+			  long *subcode, char *msg, size_t size)
+{
+	json_t *root = json_loadb(buf, len, 0, NULL), *e;
+	const char *m;
+	int found = 0;
+
+	*code = *subcode = 0;
+	if (size)
+		msg[0] = '\0';
+	e = json_is_object(root) ? json_object_get(root, "error") : NULL;
+	if (json_is_object(e)) {
+		found = 1;
+		*code = (long)json_integer_value(json_object_get(e, "code"));
+		*subcode = (long)json_integer_value(json_object_get(e,
+							"error_subcode"));
+		m = json_member(e, "message", NULL);
+		if (m && size)
+			snprintf(msg, size, "%s", m);
+	}
+	json_decref(root);
+	return found;
+}
+
+/* ---- statistics (/stats and 'amtsbot stats --json') ------------------- */
+
+#include "engine/stats.h"	/* here: this part was added later, at the end */
+
+static int json_stats_num(struct strbuf *sb, int has, int64_t v)
+{
+	return has ? strbuf_addf(sb, "%lld", (long long)v) : strbuf_adds(sb, "null");
+}
+
+/* "name":{"now":N,"before":N|null}; the wait times are null when absent. */
+static int json_stats_pair(struct strbuf *sb, const char *name, size_t len,
+			   const struct stats_row *r, int first)
+{
+	return (!first && strbuf_addch(sb, ',')) || json_str_add(sb, name, len) ||
+	       strbuf_adds(sb, ":{\"now\":") ||
+	       json_stats_num(sb, r->has_now, r->now) ||
+	       strbuf_adds(sb, ",\"before\":") ||
+	       json_stats_num(sb, r->has_before, r->before) ||
+	       strbuf_addch(sb, '}');
+}
+
+static int json_stats_share(struct strbuf *sb, const struct stats_row *rows,
+			    size_t n)
+{
+	int64_t v[2][2] = { { 0, 0 }, { 0, 0 } };	/* [now|before][answered|answers] */
+	size_t i;
+	int k, rc = json_key(sb, "answered_share", 0) || strbuf_addch(sb, '{');
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 2; k++)
+			if (!strcmp(rows[i].key, k ? "answers" : "answered")) {
+				v[0][k] = rows[i].now;
+				v[1][k] = rows[i].before;
+			}
+	for (k = 0; !rc && k < 2; k++) {
+		rc = json_key(sb, k ? "before" : "now", !k);
+		if (!rc && v[k][1])
+			rc = strbuf_addf(sb, "%.4f", (double)v[k][0] / (double)v[k][1]);
+		else if (!rc)
+			rc = strbuf_adds(sb, "null");
+	}
+	return rc || strbuf_addch(sb, '}');
+}
+
+/* "totals":{...},"groups":{"intent":{...},...} */
+static int json_stats_figures(struct strbuf *sb, const struct stats_row *rows,
+			      size_t n)
+{
+	const char *colon;
+	size_t i, glen, open = 0, open_len = 0;
+	int rc = json_key(sb, "totals", 0) || strbuf_addch(sb, '{');
+	int first = 1, first_group = 1;
+
+	for (i = 0; !rc && i < n && !strchr(rows[i].key, ':'); i++, first = 0)
+		rc = json_stats_pair(sb, rows[i].key, strlen(rows[i].key), &rows[i],
+				     first);
+	rc = rc || strbuf_addch(sb, '}') || json_key(sb, "groups", 0) ||
+	     strbuf_addch(sb, '{');
+	for (; !rc && i < n; i++) {
+		colon = strchr(rows[i].key, ':');
+		if (!colon)
+			continue;
+		glen = (size_t)(colon - rows[i].key);
+		if (first_group || glen != open_len ||
+		    strncmp(rows[open].key, rows[i].key, glen)) {
+			rc = (!first_group && strbuf_adds(sb, "},")) ||
+			     json_str_add(sb, rows[i].key, glen) ||
+			     strbuf_adds(sb, ":{");
+			first_group = 0;
+			first = 1;
+			open = i;
+			open_len = glen;
+		}
+		rc = rc || json_stats_pair(sb, colon + 1, strlen(colon + 1),
+					   &rows[i], first);
+		first = 0;
+	}
+	if (!rc && !first_group)
+		rc = strbuf_addch(sb, '}');
+	return rc || strbuf_addch(sb, '}') || json_stats_share(sb, rows, n);
+}
+
+static int json_stats_lists(struct strbuf *sb, const struct json_stats *st)
+{
+	size_t i;
+	int rc = 0;
+
+	if (st->groups) {
+		rc = json_key(sb, "unanswered", 0) || strbuf_addch(sb, '[');
+		for (i = 0; !rc && i < st->n_groups; i++)
+			rc = (i && strbuf_addch(sb, ',')) ||
+			     strbuf_adds(sb, "{\"text\":") ||
+			     json_opt(sb, st->groups[i].text) ||
+			     strbuf_addf(sb, ",\"count\":%zu,\"variants\":%zu,"
+					 "\"closest\":", st->groups[i].n,
+					 st->groups[i].n_variants) ||
+			     json_opt(sb, st->groups[i].closest) ||
+			     strbuf_addch(sb, '}');
+		rc = rc || strbuf_addch(sb, ']');
+	}
+	if (!rc && st->sugg) {
+		rc = json_key(sb, "suggestions", 0) || strbuf_addch(sb, '[');
+		for (i = 0; !rc && i < st->n_sugg; i++)
+			rc = (i && strbuf_addch(sb, ',')) ||
+			     strbuf_adds(sb, "{\"day\":") ||
+			     json_opt(sb, st->sugg[i].day) ||
+			     json_key(sb, "channel", 0) ||
+			     json_opt(sb, st->sugg[i].channel) ||
+			     json_key(sb, "text", 0) ||
+			     json_opt(sb, st->sugg[i].text) || strbuf_addch(sb, '}');
+		rc = rc || strbuf_addch(sb, ']');
+	}
+	if (!rc && st->stale) {
+		rc = json_key(sb, "stale", 0) || strbuf_addch(sb, '[');
+		for (i = 0; !rc && i < st->n_stale; i++)
+			rc = (i && strbuf_addch(sb, ',')) ||
+			     strbuf_adds(sb, "{\"kind\":") ||
+			     json_opt(sb, st->stale[i].kind) ||
+			     json_key(sb, "id", 0) || json_opt(sb, st->stale[i].id) ||
+			     json_key(sb, "name", 0) ||
+			     json_opt(sb, st->stale[i].name) ||
+			     json_key(sb, "team", 0) ||
+			     json_opt(sb, st->stale[i].team) ||
+			     json_key(sb, "reviewed", 0) ||
+			     json_opt(sb, st->stale[i].reviewed) ||
+			     strbuf_addch(sb, '}');
+		rc = rc || strbuf_addch(sb, ']');
+	}
+	return rc;
+}
+
+int json_stats_add(struct strbuf *sb, const struct json_stats *st)
+{
+	int rc = strbuf_adds(sb, "{\"period\":{\"since\":") ||
+		 json_opt(sb, st->since) || json_key(sb, "until", 0) ||
+		 json_opt(sb, st->until) ||
+		 strbuf_adds(sb, "},\"previous\":{\"since\":") ||
+		 json_opt(sb, st->prev_since) || json_key(sb, "until", 0) ||
+		 json_opt(sb, st->prev_until) || strbuf_addch(sb, '}') ||
+		 json_stats_figures(sb, st->rows, st->n_rows) ||
+		 json_stats_lists(sb, st) || strbuf_adds(sb, "}\n");
+
+	return rc ? BOT_ENOMEM : BOT_OK;
+}

@@ -123,4 +123,122 @@ int json_str_add(struct strbuf *sb, const char *s, size_t len) BOT_WUR;
 /* A JSON string or null for NULL. */
 int json_opt_add(struct strbuf *sb, const char *s) BOT_WUR;
 
+/* ---- Messenger webhook and Send API (connectors/messenger.c) ---- */
+
+enum json_msgr_kind {
+	JSON_MSGR_OTHER = 0,	/* unknown or ignored (optin, referral ...) */
+	JSON_MSGR_TEXT,		/* message with text (quick-reply taps too) */
+	JSON_MSGR_ATTACHMENT,	/* message without text */
+	JSON_MSGR_POSTBACK,
+	JSON_MSGR_ECHO,		/* message with is_echo */
+	JSON_MSGR_DELIVERY,
+	JSON_MSGR_READ,
+	JSON_MSGR_PASS,		/* pass_thread_control */
+	JSON_MSGR_TAKE,		/* take_thread_control */
+	JSON_MSGR_REQUEST,	/* request_thread_control */
+};
+
+/*
+ * One event of entry[].messaging[] or entry[].standby[].  Strings point
+ * into the parsed document (valid until json_msgr_release()) and are
+ * NULL when absent.
+ */
+struct json_msgr_event {
+	enum json_msgr_kind kind;
+	int standby;		/* delivered on the standby channel */
+	const char *sender;	/* sender.id */
+	const char *user_ref;	/* sender.user_ref (chat plugin) */
+	const char *recipient;	/* recipient.id */
+	int64_t timestamp;	/* milliseconds; 0 when absent */
+	const char *mid;	/* message.mid or postback.mid */
+	const char *text;	/* message.text, or postback.title */
+	size_t text_len;
+	const char *payload;	/* quick_reply.payload or postback.payload */
+	size_t payload_len;
+	const char *metadata;	/* echo or handover metadata */
+	char app_id[32];	/* echo: app_id (number or string); handover:
+				 * new_owner_app_id */
+};
+
+struct json_msgr {
+	const char *object;	/* "page" for Messenger */
+	struct json_msgr_event *ev;	/* every event of every entry */
+	size_t n;
+	void *doc;		/* private */
+};
+
+/*
+ * Parse a webhook delivery.  JSON_BAD_JSON when it is not a JSON object
+ * (nothing to release then); BOT-style caps: at most 'max_events' events
+ * are kept (the rest are counted in 'n' but not stored: n > max means
+ * dropped).  Unknown members and event types are tolerated.
+ */
+enum json_client_error json_msgr_parse(const char *buf, size_t len,
+				       size_t max_events,
+				       struct json_msgr *m) BOT_WUR;
+void json_msgr_release(struct json_msgr *m);
+
+/*
+ * Send API bodies.  'rcpt' is "id:PSID" or "ref:USER_REF".  A message:
+ * {"recipient":..,"messaging_type":TYPE[,"tag":TAG],"message":{"text":..,
+ * "metadata":META[,"quick_replies":[{"content_type":"text","title":T,
+ * "payload":P}..]]}}; 'tag' and 'meta' may be NULL, n_quick 0.
+ */
+int json_msgr_message_add(struct strbuf *sb, const char *rcpt,
+			  const char *type, const char *tag, const char *meta,
+			  const char *text, size_t len,
+			  const char *const *titles,
+			  const char *const *payloads, size_t n_quick) BOT_WUR;
+/* {"recipient":..,"sender_action":ACTION} */
+int json_msgr_action_add(struct strbuf *sb, const char *rcpt,
+			 const char *action) BOT_WUR;
+/* {"recipient":..[,"target_app_id":ID],"metadata":META} for the
+ * Handover Protocol; 'target' NULL for take_thread_control. */
+int json_msgr_thread_add(struct strbuf *sb, const char *rcpt,
+			 const char *target, const char *meta) BOT_WUR;
+/*
+ * A Graph API error body {"error":{"message","code","error_subcode"}}:
+ * returns 1 and fills the fields (message cut to 'size' - 1 bytes), 0
+ * when 'buf' holds no error object.
+ */
+int json_msgr_error_parse(const char *buf, size_t len, long *code,
+			  long *subcode, char *msg, size_t size);
+
+/* ---- statistics ------------------------------------------------------ */
+
+struct stats_row;
+struct stats_group;
+struct stats_stale;
+
+struct json_stats_sugg {
+	const char *day;	/* YYYY-MM-DD */
+	const char *channel;	/* may be NULL */
+	const char *text;	/* redacted */
+};
+
+/* What one report holds; a NULL list is left out of the object. */
+struct json_stats {
+	const char *since, *until;	/* YYYY-MM-DD, both days included */
+	const char *prev_since, *prev_until;
+	const struct stats_row *rows;	/* stats_rows() order */
+	size_t n_rows;
+	const struct stats_group *groups;
+	size_t n_groups;
+	const struct json_stats_sugg *sugg;
+	size_t n_sugg;
+	const struct stats_stale *stale;
+	size_t n_stale;
+};
+
+/*
+ * The report as one JSON object and a newline: "period", "previous",
+ * "totals" {key: {"now", "before"}}, "groups" {group: {name: {"now",
+ * "before"}}}, "answered_share" {"now", "before"} (null without answers),
+ * and when given "unanswered" [{"text", "count", "variants", "closest"}],
+ * "suggestions" [{"day", "channel", "text"}], "stale" [{"kind", "id",
+ * "name", "team", "reviewed"}].  "before" is null when the previous
+ * period lacks the key.  BOT_ENOMEM.
+ */
+int json_stats_add(struct strbuf *sb, const struct json_stats *st) BOT_WUR;
+
 #endif /* JSON_H */

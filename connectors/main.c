@@ -54,7 +54,9 @@ static const struct subcommand subcommands[] = {
 	{ "bench", cli_bench, "measure answers per second and latency" },
 	{ "serve", serve_main, "run the HTTP/WebSocket server" },
 	{ "agent", cli_agent, "add, list or remove staff accounts for the agent console" },
-	{ "stats", cli_stats, "print handoff statistics per reason and team" },
+	{ "stats", cli_stats, "figures, unanswered questions, suggestions, handoffs" },
+	{ "suggest", cli_suggest, "turn unanswered questions into a YAML snippet" },
+	{ "purge", cli_purge, "delete old conversations, keep their figures" },
 };
 
 static void usage(FILE *fp)

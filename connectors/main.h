@@ -25,5 +25,7 @@ int cli_bench(int argc, char **argv);
 int serve_main(int argc, char **argv);
 int cli_agent(int argc, char **argv);
 int cli_stats(int argc, char **argv);
+int cli_suggest(int argc, char **argv);
+int cli_purge(int argc, char **argv);
 
 #endif /* MAIN_H */

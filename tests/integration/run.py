@@ -23,6 +23,8 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wsclient import WS, Closed, HandshakeError, http_get  # noqa: E402
 import handoff_cases  # noqa: E402
+import stats_cases  # noqa: E402
+import messenger_cases  # noqa: E402
 
 BIN = os.path.abspath(os.environ.get("AMTSBOT_BIN", "./amtsbot"))
 KB = os.path.abspath(os.environ.get("AMTSBOT_KB", "intents"))
@@ -548,7 +550,7 @@ CASES = [
     ("restart after kill -9", None, case_kill9_restart),
     ("example config in sync", None, case_example_config),
     ("config errors", None, case_config_errors),
-] + handoff_cases.CASES
+] + handoff_cases.CASES + messenger_cases.CASES + stats_cases.CASES
 
 
 def main():
@@ -575,6 +577,9 @@ def main():
     finally:
         for s in ctx.get("handoff_dbs", []):
             s.stop()
+        for f in ctx.get("msgr_servers", []):
+            f.stop()
+            f.graph.close()
         for key in ("main", "reload"):
             if key not in ctx:
                 continue
