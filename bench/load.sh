@@ -38,7 +38,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-taskset -c 0 ./amtsbot serve --listen "127.0.0.1:$port" --kb intents \
+# The sample knowledge base, but with the netiquette's flood limit out of
+# the way: each generated conversation asks a question every few hundred
+# milliseconds, which a citizen would not, and muted answers would be
+# cheaper than real ones.
+mkdir -p "$tmp/kb"
+cp intents/*.yaml "$tmp/kb/"
+sed -i -e 's/^\(  *flood_messages:\).*/\1 1000/' \
+	-e 's/^\(  *flood_seconds:\).*/\1 1/' "$tmp/kb/netiquette.yaml"
+
+taskset -c 0 ./amtsbot serve --listen "127.0.0.1:$port" --kb "$tmp/kb" \
 	--db "$tmp/load.db" --rate-limit 0 --log-level warning \
 	>"$tmp/server.log" 2>&1 &
 pid=$!
