@@ -214,6 +214,24 @@ struct tag {
 	int kind;
 };
 
+/* Fill 't' from the inside of a tag, o[2] .. c: kind, name, length. */
+static void tag_parse(const char *o, const char *c, struct tag *t)
+{
+	t->start = o;
+	t->end = c + 2;
+	t->name = o + 2;
+	while (t->name < c && isspace((unsigned char)*t->name))
+		t->name++;
+	t->kind = 0;
+	if (t->name < c && strchr("#^/", *t->name))
+		t->kind = *t->name++;
+	while (t->name < c && isspace((unsigned char)*t->name))
+		t->name++;
+	t->len = (size_t)(c - t->name);
+	while (t->len && isspace((unsigned char)t->name[t->len - 1]))
+		t->len--;
+}
+
 static int tag_next(const char *p, const char *end, struct tag *t)
 {
 	const char *o, *c;
@@ -226,19 +244,7 @@ static int tag_next(const char *p, const char *end, struct tag *t)
 				break;
 		if (c + 1 >= end)
 			return 0;
-		t->start = o;
-		t->end = c + 2;
-		t->name = o + 2;
-		while (t->name < c && isspace((unsigned char)*t->name))
-			t->name++;
-		t->kind = 0;
-		if (t->name < c && strchr("#^/", *t->name))
-			t->kind = *t->name++;
-		while (t->name < c && isspace((unsigned char)*t->name))
-			t->name++;
-		t->len = (size_t)(c - t->name);
-		while (t->len && isspace((unsigned char)t->name[t->len - 1]))
-			t->len--;
+		tag_parse(o, c, t);
 		return 1;
 	}
 	return 0;

@@ -762,11 +762,30 @@ static int dg_of(const char *p)
 			    2654435761u >> 16) & (DG3_BITS - 1));
 }
 
+/* The end of the alternative starting at 'p' in a group: its '|' or the
+ * group's ')'; NULL when the group is not closed. */
+static const char *dg_alt_end(const char *p)
+{
+	int depth = 0;
+
+	for (; *p; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		else if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth-- == 0)
+			return p;
+		else if (*p == '|' && depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
 /* The letter pairs that start the alternatives of a group at 'p' (just
  * after its '('); -1 when an alternative does not start with two letters. */
 static int dg_group(const char *p, struct cpattern *cp)
 {
-	int depth = 0, d;
+	int d;
 
 	if (p[0] == '?' && p[1] == ':')
 		p += 2;
@@ -775,29 +794,15 @@ static int dg_group(const char *p, struct cpattern *cp)
 		if (d < 0 || cp->n_dg == DG_MAX)
 			return -1;
 		cp->dg[cp->n_dg++] = (uint16_t)d;
-		for (; *p; p++) {
-			if (*p == '\\' && p[1]) {
-				p++;
-			} else if (*p == '(') {
-				depth++;
-			} else if (*p == ')' && depth-- == 0) {
-				return p[1] && strchr("?*{", p[1]) ? -1 : 0;
-			} else if (*p == '|' && depth == 0) {
-				p++;
-				break;
-			}
-		}
-		if (!*p)
+		p = dg_alt_end(p);
+		if (!p)
 			return -1;
+		if (*p == ')')	/* a quantified group may match nothing */
+			return p[1] && strchr("?*{", p[1]) ? -1 : 0;
+		p++;
 	}
 }
 
-/*
- * Patterns that start at a word boundary with literal letters or a group
- * of literal alternatives can only match where one of those starts a word:
- * remember the first two letters of each, so that match_run() skips the
- * pattern for messages that have no such word.
- */
 /* Skip a leading negative lookahead "^(?!...).*\b": what follows must
  * still match at a word start.  NULL when the shape is different. */
 static const char *dg_skip_lookahead(const char *p)
