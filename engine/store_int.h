@@ -33,6 +33,7 @@ struct store {
 	int have_key;
 	struct store_ckpt *ckpt;	/* background checkpointer, or NULL */
 	struct store_seqs *seqs;	/* last seq per conversation (store.c) */
+	struct store_answers *answers;	/* answer bodies stored (store.c) */
 };
 
 /* Migrations defined by the other files (see store_migrations in store.c). */

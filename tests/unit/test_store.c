@@ -674,6 +674,98 @@ static void test_suggestion(void **state)
 	assert_int_equal(store_count(f->s, "suggestions"), 1);
 }
 
+/* Duplicates are found after a restart too (the recent client ids are
+ * read back from the database), and a rollback forgets what it undid. */
+static void test_client_id_dedup_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_err err = { 0 };
+	char id[STORE_ID_LEN + 1];
+	struct store_msg m = { .role = "citizen", .client_id = "m-1",
+			       .text = "resent" };
+	int64_t reply = 0;
+
+	new_conv(f, id);
+	assert_int_equal(add(f, id, "citizen", "m-1", "first"), 1);
+	assert_int_equal(add(f, id, "bot", NULL, "answer"), 2);
+	assert_int_equal(store_begin(f->s, &err), BOT_OK);
+	assert_int_equal(add(f, id, "citizen", "m-2", "rolled back"), 3);
+	store_rollback(f->s);
+	assert_int_equal(store_msg_seen(f->s, id, "m-2", &reply, &err), 0);
+	reopen(f);
+	m.conv = id;
+	assert_int_equal(store_msg_add(f->s, &m, &err), BOT_OK);
+	assert_int_equal(m.duplicate, 1);
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(store_msg_seen(f->s, id, "m-1", &reply, &err), 1);
+	assert_int_equal(reply, 2);
+	assert_int_equal(add(f, id, "citizen", "m-2", "new"), 3);
+	assert_int_equal(store_count(f->s, "messages"), 3);
+}
+
+struct frames {
+	int n;
+	char payload[4][256];
+	char text[4][64];
+};
+
+static int frames_fn(void *arg, const struct store_msg *m)
+{
+	struct frames *fr = arg;
+
+	if (fr->n < 4 && !strcmp(m->role, "bot")) {
+		snprintf(fr->payload[fr->n], sizeof(fr->payload[0]), "%s",
+			 m->payload ? m->payload : "(null)");
+		snprintf(fr->text[fr->n], sizeof(fr->text[0]), "%s",
+			 m->text ? m->text : "(null)");
+		fr->n++;
+	}
+	return 0;
+}
+
+/* Answer frames are stored once per distinct body, and read back whole. */
+static void test_answers_stored_once(void **state)
+{
+	static const char body[] = ",\"intent\":\"kosten\",\"answer\":"
+		"\"Ein Reisepass kostet 70 Euro.\",\"quick_replies\":[]}";
+	struct fixture *f = *state;
+	struct bot_err err = { 0 };
+	char id[STORE_ID_LEN + 1], p[4][256];
+	struct store_msg a = { .role = "bot", .text = "Ein Reisepass kostet "
+			       "70 Euro.", .intent = "kosten", .created = 2000 };
+	struct frames fr = { 0 };
+	const char *reply_to[3] = { "\"q-1\"", "null", "\"q\\\"3\"" };
+	int i;
+
+	new_conv(f, id);
+	a.conv = id;
+	for (i = 0; i < 3; i++) {
+		add(f, id, "citizen", NULL, "was kostet ein pass");
+		snprintf(p[i], sizeof(p[i]), "{\"type\":\"answer\",\"seq\":%d,"
+			 "\"reply_to\":%s%s", 2 * i + 2, reply_to[i], body);
+		a.payload = p[i];
+		assert_int_equal(store_msg_add(f->s, &a, &err), BOT_OK);
+		assert_int_equal(a.seq, 2 * i + 2);
+	}
+	/* a frame of another form is kept as it is */
+	a.payload = "{\"type\":\"answer\",\"seq\":99,\"reply_to\":null}";
+	assert_int_equal(store_msg_add(f->s, &a, &err), BOT_OK);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM answers"), 1);
+	reopen(f);
+	assert_int_equal(store_msgs_after(f->s, id, 0, frames_fn, &fr, &err),
+			 BOT_OK);
+	assert_int_equal(fr.n, 4);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(fr.payload[i], p[i]);
+		assert_string_equal(fr.text[i], "Ein Reisepass kostet 70 Euro.");
+	}
+	assert_string_equal(fr.payload[3],
+			    "{\"type\":\"answer\",\"seq\":99,\"reply_to\":null}");
+	/* the purge takes the answers with the last message */
+	assert_int_equal(store_purge(f->s, 3000, NULL, &err), BOT_OK);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM answers"), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -684,6 +776,8 @@ int main(void)
 		T(test_seq_per_conversation),
 		T(test_msg_add_bad_input),
 		T(test_client_id_dedup),
+		T(test_client_id_dedup_restart),
+		T(test_answers_stored_once),
 		T(test_msg_seen),
 		T(test_msgs_after),
 		T(test_state_round_trip),
