@@ -437,6 +437,9 @@ static int store_setup(struct store *s, const char *path, struct bot_err *err)
 }
 
 static void store_checkpointer_stop(struct store *s);
+static void store_wal_bound(struct store *s);
+static int store_wal_frames(void *arg, sqlite3 *db, const char *name,
+			    int frames);
 static void store_seqs_forget(struct store *s);
 static void store_answers_forget(struct store *s);
 static int store_conv_last(struct store *s, const char *id, int64_t *last,
@@ -559,10 +562,42 @@ int store_checkpointer_start(struct store *s, struct bot_err *err)
 		bot_free(c);
 		return bot_fail(err, BOT_EIO, "cannot start checkpoint thread");
 	}
-	/* from now on only the thread checkpoints */
+	/* from now on only the thread checkpoints, unless the WAL outgrows
+	 * it (store_wal_bound) */
 	sqlite3_wal_autocheckpoint(s->db, 0);
+	sqlite3_wal_hook(s->db, store_wal_frames, s);
 	s->ckpt = c;
 	return BOT_OK;
+}
+
+/*
+ * Under full load the thread never catches up: a WAL is only restarted
+ * when a checkpoint has copied every frame just as a write begins, and
+ * frames keep coming.  So when the WAL passes STORE_WAL_MAX_FRAMES the
+ * loop itself checkpoints once, right after a commit (nothing new can
+ * arrive meanwhile), and the next write restarts the WAL: a pause of some
+ * tens of milliseconds every few seconds at full load, a bounded file.
+ */
+#define STORE_WAL_MAX_FRAMES 16384	/* 64 MiB of 4 KiB pages */
+
+static int store_wal_frames(void *arg, sqlite3 *db, const char *name,
+			    int frames)
+{
+	struct store *s = arg;
+
+	(void)db;
+	(void)name;
+	s->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+static void store_wal_bound(struct store *s)
+{
+	if (s->wal_frames < STORE_WAL_MAX_FRAMES)
+		return;
+	s->wal_frames = 0;
+	(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					NULL, NULL);
 }
 
 static void store_checkpointer_stop(struct store *s)
@@ -608,8 +643,10 @@ int store_commit(struct store *s, struct bot_err *err)
 
 	if (!store_in_transaction(s))
 		return BOT_OK;
-	if (store_run(s->st[ST_COMMIT]) == SQLITE_OK)
+	if (store_run(s->st[ST_COMMIT]) == SQLITE_OK) {
+		store_wal_bound(s);
 		return BOT_OK;
+	}
 	rc = store_dberr(s, err, "cannot commit transaction", NULL);
 	store_rollback(s);
 	return rc;

@@ -32,6 +32,7 @@ struct store {
 	unsigned char key[STORE_KEY_LEN];
 	int have_key;
 	struct store_ckpt *ckpt;	/* background checkpointer, or NULL */
+	int wal_frames;		/* frames in the WAL after the last commit */
 	struct store_seqs *seqs;	/* last seq per conversation (store.c) */
 	struct store_answers *answers;	/* answer bodies stored (store.c) */
 };
