@@ -363,7 +363,7 @@ static void cli_suggest_print(const struct stats_data *d, long min)
 		       g->closest ? g->closest : "");
 		fputs("  - q: ", stdout);
 		cli_yaml_str(g->text);
-		printf("\n    intent: %s\n", g->closest ? g->closest : "none   # TODO");
+		printf("\n    intent: %s\n", g->closest ? g->closest : "none   # Intent bitte eintragen");
 	}
 	if (!shown)
 		printf("  []   # nothing unanswered\n");

@@ -571,6 +571,36 @@ static int get_strv(struct kb_ctx *c, yaml_node_t *val, const char *label,
 	return BOT_OK;
 }
 
+typedef int (*item_fn)(struct kb_ctx *c, void *base, yaml_node_t *n,
+		       const char *label);
+
+/* Call 'fn' for a single value or for each item of a list in 'key'. */
+static int list_each(struct kb_ctx *c, void *base, yaml_node_t *val,
+		     const char *label, const char *key, item_fn fn)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *n;
+	int rc;
+
+	if (is_null(val))
+		return BOT_OK;
+	if (is_scalar(val))
+		return fn(c, base, val, label);
+	if (val->type != YAML_SEQUENCE_NODE)
+		return diag(c, 'e', val, "%s: expected a list for '%s'",
+			    label, key);
+	for (it = val->data.sequence.items.start;
+	     it < val->data.sequence.items.top; it++) {
+		n = node_at(c, *it);
+		rc = charge(c, n, 1);
+		if (!rc)
+			rc = fn(c, base, n, label);
+		if (rc)
+			return rc;
+	}
+	return BOT_OK;
+}
+
 #define KB_ID_RULE "(use lowercase letters, digits, '.', '_' and '-')"
 
 static int id_check(struct kb_ctx *c, const struct kb_field *f,
@@ -1031,9 +1061,10 @@ static int office_hours(struct kb_ctx *c, void *base, yaml_node_t *val,
 	return BOT_OK;
 }
 
-static int closed_date(struct kb_ctx *c, struct kb_office *o, yaml_node_t *n,
+static int closed_date(struct kb_ctx *c, void *base, yaml_node_t *n,
 		       const char *label)
 {
+	struct kb_office *o = base;
 	struct kb_date d, *v;
 
 	if (!is_scalar(n) || parse_date(scalar(n), &d))
@@ -1051,27 +1082,7 @@ static int closed_date(struct kb_ctx *c, struct kb_office *o, yaml_node_t *n,
 static int closed_dates(struct kb_ctx *c, void *base, yaml_node_t *val,
 			const char *label)
 {
-	yaml_node_item_t *it;
-	yaml_node_t *n;
-	int rc;
-
-	if (is_null(val))
-		return BOT_OK;
-	if (is_scalar(val))
-		return closed_date(c, base, val, label);
-	if (val->type != YAML_SEQUENCE_NODE)
-		return diag(c, 'e', val, "%s: expected a list for 'dates'",
-			    label);
-	for (it = val->data.sequence.items.start;
-	     it < val->data.sequence.items.top; it++) {
-		n = node_at(c, *it);
-		rc = charge(c, n, 1);
-		if (!rc)
-			rc = closed_date(c, base, n, label);
-		if (rc)
-			return rc;
-	}
-	return BOT_OK;
+	return list_each(c, base, val, label, "dates", closed_date);
 }
 
 static const struct kb_field closed_fields[] = {
@@ -1314,9 +1325,10 @@ static const char *const handoff_words[] = {
 	"none", "requested", "case", NULL
 };
 
-static int pattern_push(struct kb_ctx *c, struct kb_intent *in,
-			yaml_node_t *n, const char *label)
+static int pattern_push(struct kb_ctx *c, void *base, yaml_node_t *n,
+			const char *label)
 {
+	struct kb_intent *in = base;
 	struct kb_pattern *p;
 
 	if (!is_scalar(n) || !n->data.scalar.length)
@@ -1334,27 +1346,7 @@ static int pattern_push(struct kb_ctx *c, struct kb_intent *in,
 static int intent_patterns(struct kb_ctx *c, void *base, yaml_node_t *val,
 			   const char *label)
 {
-	yaml_node_item_t *it;
-	yaml_node_t *n;
-	int rc;
-
-	if (is_null(val))
-		return BOT_OK;
-	if (is_scalar(val))
-		return pattern_push(c, base, val, label);
-	if (val->type != YAML_SEQUENCE_NODE)
-		return diag(c, 'e', val, "%s: expected a list for 'patterns'",
-			    label);
-	for (it = val->data.sequence.items.start;
-	     it < val->data.sequence.items.top; it++) {
-		n = node_at(c, *it);
-		rc = charge(c, n, 1);
-		if (!rc)
-			rc = pattern_push(c, base, n, label);
-		if (rc)
-			return rc;
-	}
-	return BOT_OK;
+	return list_each(c, base, val, label, "patterns", pattern_push);
 }
 
 #define IF(m) offsetof(struct kb_intent, m)
