@@ -115,6 +115,39 @@ static void ask_usage(FILE *fp)
 		"  --explain     show how each word was understood and the ranking\n");
 }
 
+/* A flag without a value: 1 when 'a' is one, else 0. */
+static int ask_flag(const char *a, struct ask_opts *o)
+{
+	if (!strcmp(a, "--json"))
+		o->json = 1;
+	else if (!strcmp(a, "--dialogue"))
+		o->dialogue = 1;
+	else if (!strcmp(a, "--explain"))
+		o->explain = 1;
+	else
+		return 0;
+	return 1;
+}
+
+/* --kb and --now, as "--kb DIR" or "--kb=DIR": 1 when 'argv[*i]' is one
+ * (and '*i' moved past its value), else 0. */
+static int ask_valued(int argc, char **argv, int *i, struct ask_opts *o)
+{
+	const char *a = argv[*i];
+
+	if ((!strcmp(a, "--kb") || !strcmp(a, "--now")) && *i + 1 < argc) {
+		*(a[2] == 'k' ? &o->kb : &o->now) = argv[++*i];
+		return 1;
+	}
+	if (!strncmp(a, "--kb=", 5))
+		o->kb = a + 5;
+	else if (!strncmp(a, "--now=", 6))
+		o->now = a + 6;
+	else
+		return 0;
+	return 1;
+}
+
 static int ask_parse(int argc, char **argv, struct ask_opts *o)
 {
 	int i;
@@ -125,27 +158,17 @@ static int ask_parse(int argc, char **argv, struct ask_opts *o)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			ask_usage(stdout);
 			return -1;
-		} else if (!strcmp(a, "--json")) {
-			o->json = 1;
-		} else if (!strcmp(a, "--dialogue")) {
-			o->dialogue = 1;
-		} else if (!strcmp(a, "--explain")) {
-			o->explain = 1;
-		} else if ((!strcmp(a, "--kb") || !strcmp(a, "--now")) &&
-			   i + 1 < argc) {
-			*(a[2] == 'k' ? &o->kb : &o->now) = argv[++i];
-		} else if (!strncmp(a, "--kb=", 5)) {
-			o->kb = a + 5;
-		} else if (!strncmp(a, "--now=", 6)) {
-			o->now = a + 6;
-		} else if (a[0] == '-' && a[1] == '-' && a[2]) {
+		}
+		if (ask_flag(a, o) || ask_valued(argc, argv, &i, o))
+			continue;
+		if (a[0] == '-' && a[1] == '-' && a[2]) {
 			fprintf(stderr, "amtsbot ask: unknown option '%s'\n", a);
 			ask_usage(stderr);
 			return 2;
-		} else if ((o->text.len && strbuf_addch(&o->text, ' ')) ||
-			   strbuf_adds(&o->text, a)) {
-			return 2;
 		}
+		if ((o->text.len && strbuf_addch(&o->text, ' ')) ||
+		    strbuf_adds(&o->text, a))
+			return 2;
 	}
 	return 0;
 }

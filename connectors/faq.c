@@ -269,22 +269,30 @@ static int faq_convert(struct faq_files *f, const char *path)
 	return n;
 }
 
+/* FILE.csv and --out DIR; non-zero for --help or when one is missing. */
+static int faq_args(int argc, char **argv, const char **in, const char **out)
+{
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h"))
+			return 1;
+		if (!strcmp(argv[a], "--out") && a + 1 < argc)
+			*out = argv[++a];
+		else
+			*in = argv[a];
+	}
+	return !*in || !*out;
+}
+
 int cli_import_faq(int argc, char **argv)
 {
 	struct faq_files f = { NULL, NULL, NULL, NULL };
 	const char *in = NULL, *out = NULL;
 	char tdir[4096];
-	int a, n = -1;
+	int n = -1;
 
-	for (a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--out") && a + 1 < argc)
-			out = argv[++a];
-		else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h"))
-			in = NULL, out = NULL, a = argc;
-		else
-			in = argv[a];
-	}
-	if (!in || !out) {
+	if (faq_args(argc, argv, &in, &out)) {
 		fprintf(stderr, "usage: amtsbot import-faq FILE.csv --out DIR\n"
 			"CSV with a header row: id, question, answer, optional "
 			"alternatives separated by '|'.\n");
