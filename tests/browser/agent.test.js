@@ -14,42 +14,25 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
 
-const REPO = path.resolve(__dirname, '../..');
-const ARTIFACTS = path.join(__dirname, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const { REPO, ARTIFACTS, AXE_TAGS, freePort, spawnServer, waitHealthy, stopServer, launchBrowser } =
+	require('./helpers.js');
 const MOCK = process.env.AMTSBOT_MOCK === '1';
 const IBAN = 'DE89 3704 0044 0532 0130 00';
 const WIDGET_ANSWERS = '.amtsbot-msg--bot[data-seq]';
 
 let server;
-let serverLog = '';
 let base;
 let browser;
 let tmp;
 let db;
 let consolePath = '/agent';	/* falls back to /agent.html while the server lacks the alias */
 const tokens = {};
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.unref();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 /* the real binary, or node running the mock, with the same arguments */
 function command(args) {
@@ -71,35 +54,13 @@ function addAgent(name) {
 	return token;
 }
 
-async function waitHealthy(url, ms) {
-	const end = Date.now() + ms;
-	let last;
-	while (Date.now() < end) {
-		if (server.exitCode !== null)
-			throw new Error(`server exited with ${server.exitCode}:\n${serverLog}`);
-		try {
-			const r = await fetch(url);
-			if (r.ok)
-				return;
-			last = new Error(`status ${r.status}`);
-		} catch (e) {
-			last = e;
-		}
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`server not healthy at ${url}: ${last}\n${serverLog}`);
-}
-
 async function startServer() {
 	const port = await freePort();
 	base = `http://127.0.0.1:${port}`;
 	const [cmd, args] = command(['serve', '--listen', `127.0.0.1:${port}`, '--kb', path.join(REPO, 'intents'),
 		'--db', db, '--allow-origin', base]);
-	server = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-	const keep = (d) => { serverLog = (serverLog + d).slice(-8000); };
-	server.stdout.on('data', keep);
-	server.stderr.on('data', keep);
-	await waitHealthy(`${base}/healthz`, 15000);
+	server = spawnServer(cmd, args);
+	await waitHealthy(server, `${base}/healthz`, 15000);
 }
 
 before(async () => {
@@ -109,24 +70,13 @@ before(async () => {
 	tokens.mueller = addAgent('mueller');
 	tokens.schmidt = addAgent('schmidt');
 	await startServer();
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	browser = await launchBrowser();
 });
 
 after(async () => {
 	if (browser)
 		await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => {
-			const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 3000);
-			server.on('exit', () => { clearTimeout(t); r(); });
-		});
-	}
+	await stopServer(server);
 	if (tmp)
 		fs.rmSync(tmp, { recursive: true, force: true });
 });

@@ -13,38 +13,21 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 
-const REPO = path.resolve(__dirname, '../..');
-const ARTIFACTS = path.join(__dirname, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const { REPO, ARTIFACTS, AXE_TAGS, freePort, spawnServer, waitHealthy, stopServer, launchBrowser } =
+	require('./helpers.js');
 const BIN = process.env.AMTSBOT_BIN ? path.resolve(process.env.AMTSBOT_BIN) : path.join(REPO, 'amtsbot');
 
 let server;
-let serverLog = '';
 let base;
 let browser;
 let tmp;
 let db;
 const tokens = {};
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.unref();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 function addAgent(name, role) {
 	const out = execFileSync(BIN, ['agent', 'add', name, '--role', role, '--db', db],
@@ -80,20 +63,6 @@ function fill() {
 	execFileSync('sqlite3', [db], { input: rows.join('\n') });
 }
 
-async function waitHealthy(url, ms) {
-	const end = Date.now() + ms;
-	while (Date.now() < end) {
-		if (server.exitCode !== null)
-			throw new Error(`server exited with ${server.exitCode}:\n${serverLog}`);
-		try {
-			if ((await fetch(url)).ok)
-				return;
-		} catch (e) { /* not yet */ }
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`server not healthy at ${url}\n${serverLog}`);
-}
-
 before(async () => {
 	tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amtsbot-stats-'));
 	db = path.join(tmp, 't.db');
@@ -103,30 +72,16 @@ before(async () => {
 	fill();
 	const port = await freePort();
 	base = `http://127.0.0.1:${port}`;
-	server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--kb', path.join(REPO, 'intents'),
-		'--db', db, '--web', path.join(REPO, 'web-widget')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-	const keep = (d) => { serverLog = (serverLog + d).slice(-8000); };
-	server.stdout.on('data', keep);
-	server.stderr.on('data', keep);
-	await waitHealthy(`${base}/healthz`, 15000);
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	server = spawnServer(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--kb', path.join(REPO, 'intents'),
+		'--db', db, '--web', path.join(REPO, 'web-widget')]);
+	await waitHealthy(server, `${base}/healthz`, 15000);
+	browser = await launchBrowser();
 });
 
 after(async () => {
 	if (browser)
 		await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => {
-			const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 3000);
-			server.on('exit', () => { clearTimeout(t); r(); });
-		});
-	}
+	await stopServer(server);
 	if (tmp)
 		fs.rmSync(tmp, { recursive: true, force: true });
 });

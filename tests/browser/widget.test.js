@@ -11,57 +11,20 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 
-const REPO = path.resolve(__dirname, '../..');
-const ARTIFACTS = path.join(__dirname, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const { REPO, ARTIFACTS, AXE_TAGS, freePort, spawnServer, waitHealthy, stopServer, launchBrowser } =
+	require('./helpers.js');
 const QUESTION = 'Was kostet ein Reisepass?';
 const ANSWERS = '.amtsbot-msg--bot[data-seq]';
 const CITIZEN = '.amtsbot-msg--citizen';
 
 let server;
-let serverLog = '';
 let base;
 let browser;
 let tmp;
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.unref();
-		s.on('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
-
-async function waitHealthy(url, ms) {
-	const end = Date.now() + ms;
-	let last;
-	while (Date.now() < end) {
-		if (server.exitCode !== null)
-			throw new Error(`server exited with ${server.exitCode}:\n${serverLog}`);
-		try {
-			const r = await fetch(url);
-			if (r.ok)
-				return;
-			last = new Error(`status ${r.status}`);
-		} catch (e) {
-			last = e;
-		}
-		await new Promise((r) => setTimeout(r, 100));
-	}
-	throw new Error(`server not healthy at ${url}: ${last}\n${serverLog}`);
-}
 
 async function startServer() {
 	const port = await freePort();
@@ -77,36 +40,21 @@ async function startServer() {
 		if (!fs.existsSync(cmd))
 			throw new Error(`${cmd} not found: run 'make' first, or set AMTSBOT_MOCK=1 for the mock`);
 	}
-	server = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-	const keep = (d) => { serverLog = (serverLog + d).slice(-8000); };
-	server.stdout.on('data', keep);
-	server.stderr.on('data', keep);
-	await waitHealthy(`${base}/healthz`, 15000);
+	server = spawnServer(cmd, args);
+	await waitHealthy(server, `${base}/healthz`, 15000);
 }
 
 before(async () => {
 	tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'amtsbot-browser-'));
 	fs.mkdirSync(ARTIFACTS, { recursive: true });
 	await startServer();
-	/* launch() gives every run a fresh temporary --user-data-dir of its own */
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	browser = await launchBrowser();
 });
 
 after(async () => {
 	if (browser)
 		await browser.close();
-	if (server && server.exitCode === null) {
-		server.kill('SIGTERM');
-		await new Promise((r) => {
-			const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 3000);
-			server.on('exit', () => { clearTimeout(t); r(); });
-		});
-	}
+	await stopServer(server);
 	if (tmp)
 		fs.rmSync(tmp, { recursive: true, force: true });
 });
