@@ -11,7 +11,9 @@
 #include "bot.h"
 #include "dialog.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,6 +119,271 @@ struct match *dialog_match(struct dialog *d)
 void dialog_state_init(struct dialog_state *st)
 {
 	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * The stored form of a dialog_state (dialog_state_pack()).  Byte 0 is the
+ * version, 0x01: an old raw struct blob starts with a service id byte or
+ * NUL, never 0x01.  Then a varint bitmap of the fields that are not zero
+ * or empty, in the order of state_fields[], then those fields in that
+ * order: an id as a length byte (1..63) and its bytes without NUL, ints
+ * and times as zigzag varints (LEB128, no overlong forms), the message
+ * hash as 8 bytes little-endian (a hash fills all 64 bits, so a varint
+ * would be longer).  The encoding is canonical, which lets unpack reject
+ * garbage: a field present in the bitmap is never zero, and the input must
+ * end exactly after the last field.  The table is part of the stored
+ * format: append new fields with new bits (old data keeps decoding); any
+ * other change needs a new version byte.  The fields most often set come
+ * first, so that typical states need only one bitmap byte or two.
+ */
+#define STATE_VERSION 0x01
+
+enum state_kind { SF_ID, SF_INT, SF_TIME, SF_HASH };
+
+struct state_field {
+	unsigned char kind;
+	unsigned short off;
+};
+
+static const struct state_field state_fields[] = {
+	{ SF_INT, offsetof(struct dialog_state, turns) },
+	{ SF_ID, offsetof(struct dialog_state, intent) },
+	{ SF_ID, offsetof(struct dialog_state, service) },
+	{ SF_ID, offsetof(struct dialog_state, office) },
+	{ SF_TIME, offsetof(struct dialog_state, netiq.window_start) },
+	{ SF_INT, offsetof(struct dialog_state, netiq.window_count) },
+	{ SF_HASH, offsetof(struct dialog_state, netiq.last_hash) },
+	{ SF_INT, offsetof(struct dialog_state, netiq.repeats) },
+	{ SF_INT, offsetof(struct dialog_state, fallbacks) },
+	{ SF_INT, offsetof(struct dialog_state, handed_off) },
+	{ SF_INT, offsetof(struct dialog_state, netiq.strikes) },
+	{ SF_INT, offsetof(struct dialog_state, netiq.violations) },
+	{ SF_TIME, offsetof(struct dialog_state, netiq.muted_until) },
+};
+
+#define STATE_NFIELDS (sizeof(state_fields) / sizeof(state_fields[0]))
+
+/* DIALOG_STATE_PACK_MAX counts a bitmap of two varint bytes. */
+_Static_assert(STATE_NFIELDS <= 14, "state bitmap exceeds two bytes");
+
+static uint64_t zigzag(int64_t v)
+{
+	return v < 0 ? ~((uint64_t)v << 1) : (uint64_t)v << 1;
+}
+
+static int64_t unzigzag(uint64_t z)
+{
+	return z & 1 ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1);
+}
+
+/*
+ * The value that goes into the encoding: the id's length, the zigzag
+ * form of a number, or the hash.  0 means "absent".
+ */
+static uint64_t state_field_value(const struct dialog_state *st,
+				  const struct state_field *f)
+{
+	const char *p = (const char *)st + f->off;
+
+	switch (f->kind) {
+	case SF_ID:
+		return strnlen(p, DIALOG_ID_MAX);
+	case SF_INT:
+		return zigzag(*(const int *)(const void *)p);
+	case SF_TIME:
+		return zigzag((int64_t)*(const time_t *)(const void *)p);
+	default:
+		return *(const uint64_t *)(const void *)p;
+	}
+}
+
+/* Append 'v' as a varint; 0 when fewer than the needed bytes are left. */
+static int put_varint(unsigned char **pp, const unsigned char *end,
+		      uint64_t v)
+{
+	unsigned char *p = *pp;
+
+	do {
+		if (p == end)
+			return 0;
+		*p++ = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	*pp = p;
+	return 1;
+}
+
+static int put_field(unsigned char **pp, const unsigned char *end,
+		     const struct dialog_state *st,
+		     const struct state_field *f, uint64_t v)
+{
+	unsigned char *p = *pp;
+	int i;
+
+	switch (f->kind) {
+	case SF_ID:
+		if ((size_t)(end - p) < 1 + v)
+			return 0;
+		*p++ = (unsigned char)v;
+		memcpy(p, (const char *)st + f->off, v);
+		*pp = p + v;
+		return 1;
+	case SF_HASH:
+		if (end - p < 8)
+			return 0;
+		for (i = 0; i < 8; i++)
+			*p++ = (unsigned char)(v >> (8 * i));
+		*pp = p;
+		return 1;
+	default:
+		return put_varint(pp, end, v);
+	}
+}
+
+size_t dialog_state_pack(const struct dialog_state *st, void *out,
+			 size_t size)
+{
+	uint64_t vals[STATE_NFIELDS];
+	unsigned char *p = out;
+	const unsigned char *end;
+	unsigned map = 0;
+	size_t i;
+
+	if (!size)
+		return 0;
+	end = p + size;
+	for (i = 0; i < STATE_NFIELDS; i++) {
+		vals[i] = state_field_value(st, &state_fields[i]);
+		if (state_fields[i].kind == SF_ID && vals[i] >= DIALOG_ID_MAX)
+			return 0;	/* not NUL-terminated: a bug upstream */
+		if (vals[i])
+			map |= 1u << i;
+	}
+	*p++ = STATE_VERSION;
+	if (!put_varint(&p, end, map))
+		return 0;
+	for (i = 0; i < STATE_NFIELDS; i++)
+		if ((map & (1u << i)) &&
+		    !put_field(&p, end, st, &state_fields[i], vals[i]))
+			return 0;
+	return (size_t)(p - (unsigned char *)out);
+}
+
+/* Read a varint; rejects truncation, overlong forms and > 64 bits. */
+static int get_varint(const unsigned char **pp, const unsigned char *end,
+		      uint64_t *v)
+{
+	const unsigned char *p = *pp;
+	uint64_t x = 0;
+	unsigned shift = 0;
+	unsigned char b;
+
+	for (;;) {
+		if (p == end)
+			return 0;
+		b = *p++;
+		if (shift == 63 && b > 1)
+			return 0;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+		shift += 7;
+	}
+	if (!b && shift)
+		return 0;
+	*pp = p;
+	*v = x;
+	return 1;
+}
+
+static int get_id(const unsigned char **pp, const unsigned char *end,
+		  char *id)
+{
+	const unsigned char *p = *pp;
+	size_t n;
+
+	if (p == end)
+		return 0;
+	n = *p++;
+	if (!n || n >= DIALOG_ID_MAX || (size_t)(end - p) < n ||
+	    memchr(p, '\0', n))
+		return 0;
+	memcpy(id, p, n);
+	id[n] = '\0';
+	*pp = p + n;
+	return 1;
+}
+
+static int get_hash(const unsigned char **pp, const unsigned char *end,
+		    uint64_t *h)
+{
+	const unsigned char *p = *pp;
+	uint64_t x = 0;
+	int i;
+
+	if (end - p < 8)
+		return 0;
+	for (i = 0; i < 8; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	*pp = p + 8;
+	*h = x;
+	return x != 0;
+}
+
+/* Read one present field into 'st'; 0 when invalid. */
+static int get_field(const unsigned char **pp, const unsigned char *end,
+		     struct dialog_state *st, const struct state_field *f)
+{
+	char *p = (char *)st + f->off;
+	uint64_t z;
+	int64_t v;
+
+	switch (f->kind) {
+	case SF_ID:
+		return get_id(pp, end, p);
+	case SF_HASH:
+		return get_hash(pp, end, (uint64_t *)(void *)p);
+	default:
+		break;
+	}
+	if (!get_varint(pp, end, &z) || !z)
+		return 0;
+	v = unzigzag(z);
+	if (f->kind == SF_INT) {
+		if (v < INT_MIN || v > INT_MAX)
+			return 0;
+		*(int *)(void *)p = (int)v;
+		return 1;
+	}
+	*(time_t *)(void *)p = (time_t)v;
+	return (int64_t)*(time_t *)(void *)p == v;	/* fits a 32-bit time_t? */
+}
+
+int dialog_state_unpack(struct dialog_state *st, const void *in, size_t len)
+{
+	const unsigned char *p = in;
+	const unsigned char *end;
+	uint64_t map;
+	size_t i;
+
+	dialog_state_init(st);
+	if (!len)		/* 'in' may be NULL then: no pointer arithmetic */
+		goto fail;
+	end = p + len;
+	if (*p++ != STATE_VERSION)
+		goto fail;
+	if (!get_varint(&p, end, &map) || map >> STATE_NFIELDS)
+		goto fail;
+	for (i = 0; i < STATE_NFIELDS; i++)
+		if ((map & (1u << i)) &&
+		    !get_field(&p, end, st, &state_fields[i]))
+			goto fail;
+	if (p != end)
+		goto fail;
+	return BOT_OK;
+fail:
+	dialog_state_init(st);
+	return BOT_EPARSE;
 }
 
 void reply_init(struct reply *r)

@@ -90,6 +90,33 @@ struct dialog *dialog_new(const struct kb *kb, struct bot_err *err) BOT_WUR;
 void dialog_free(struct dialog **dp);
 
 void dialog_state_init(struct dialog_state *st);
+
+/*
+ * An upper bound of dialog_state_pack()'s output, for a stack buffer:
+ * tag, field bitmap (2), three ids (length byte + up to 63 bytes), seven
+ * ints (zigzag varints of at most 5 bytes), two times (at most 10 bytes)
+ * and the message hash (8 bytes).
+ */
+#define DIALOG_STATE_PACK_MAX (1 + 2 + 3 * DIALOG_ID_MAX + 7 * 5 + 2 * 10 + 8)
+
+/*
+ * Write a compact, versioned encoding of 'st' that does not depend on the
+ * struct's layout (for storing it with a message) to 'out', at most 'size'
+ * bytes.  Returns the length (2 bytes for a fresh state, typically 10-40),
+ * or 0 when it does not fit or an id in 'st' is not NUL-terminated within
+ * DIALOG_ID_MAX bytes.  Never allocates.
+ */
+size_t dialog_state_pack(const struct dialog_state *st, void *out,
+			 size_t size) BOT_WUR;
+
+/*
+ * Decode 'len' bytes written by dialog_state_pack() into 'st'.  Returns 0,
+ * or BOT_EPARSE when 'in' is not exactly one valid encoding (an old raw
+ * struct blob, a truncated or overlong one, garbage); 'st' is then a fresh
+ * dialog_state_init() state.  Never reads past 'len'; never allocates.
+ */
+int dialog_state_unpack(struct dialog_state *st, const void *in,
+			size_t len) BOT_WUR;
 void reply_init(struct reply *r);
 void reply_release(struct reply *r);
 
