@@ -446,7 +446,9 @@ static int msgr_store_turn(struct msgr_vhd *vhd, const struct store_msgr_user *u
 {
 	const struct reply *r = &vhd->reply;
 	struct store *store = vhd->srv->store;
+	unsigned char packed[DIALOG_STATE_PACK_MAX];
 	time_t now = time(NULL);
+	size_t n;
 	struct store_msg q = {
 		.conv = u->conv, .role = "citizen",
 		.text = strbuf_str(&r->redacted), .created = now,
@@ -458,8 +460,9 @@ static int msgr_store_turn(struct msgr_vhd *vhd, const struct store_msgr_user *u
 		.handoff_reason = r->handoff_reason, .created = now,
 	};
 
+	n = dialog_state_pack(st, packed, sizeof(packed));
 	if (store_msg_add(store, &q, err) || store_msg_add(store, &a, err) ||
-	    store_conv_set_state(store, u->conv, st, sizeof(*st), err))
+	    (n && store_conv_set_state(store, u->conv, packed, n, err)))
 		return -1;
 	if (r->suggestion &&
 	    store_suggestion(store, u->conv, "messenger",
@@ -474,14 +477,16 @@ static int msgr_answer(struct msgr_vhd *vhd, struct store_msgr_user *u,
 {
 	struct server *srv = vhd->srv;
 	struct reply *r = &vhd->reply;
+	unsigned char packed[DIALOG_STATE_PACK_MAX];
 	struct dialog_state st;
 	struct msgr_quick q;
 	struct strbuf out;
 	size_t n = 0;
 	int rc;
 
-	if (store_conv_get_state(srv->store, u->conv, &st, sizeof(st), &n,
-				 err) || n != sizeof(st))
+	if (store_conv_get_state(srv->store, u->conv, packed, sizeof(packed),
+				 &n, err) || n > sizeof(packed) ||
+	    dialog_state_unpack(&st, packed, n))
 		dialog_state_init(&st);
 	rc = dialog_reply(srv->dialog, &st, text, len, time(NULL), r, err);
 	if (rc)

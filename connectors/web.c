@@ -438,6 +438,7 @@ static int web_resume(struct web_vhd *vhd, struct web_pss *pss, const char *id,
 	struct store *store = vhd->srv->store;
 	struct bot_err err = { 0 };
 	int64_t last = 0;
+	unsigned char packed[DIALOG_STATE_PACK_MAX];
 	size_t n = 0;
 	int rc;
 
@@ -450,8 +451,8 @@ static int web_resume(struct web_vhd *vhd, struct web_pss *pss, const char *id,
 		return rc;
 	}
 	memcpy(pss->conv, id, STORE_ID_LEN + 1);
-	if (store_conv_get_state(store, id, &pss->st, sizeof(pss->st), &n, &err) ||
-	    n != sizeof(pss->st))
+	if (store_conv_get_state(store, id, packed, sizeof(packed), &n, &err) ||
+	    n > sizeof(packed) || dialog_state_unpack(&pss->st, packed, n))
 		dialog_state_init(&pss->st);
 	log_msg(LOG_INFO, "conversation '%s' resumed after seq %lld", id,
 		(long long)after);
@@ -539,6 +540,7 @@ static int web_store_turn(struct web_vhd *vhd, struct web_pss *pss,
 	const struct reply *r = &vhd->reply;
 	struct store *store = vhd->srv->store;
 	time_t now = time(NULL);
+	unsigned char packed[DIALOG_STATE_PACK_MAX];
 	int64_t first;
 	struct store_msg q = {
 		.conv = pss->conv, .role = "citizen", .client_id = m->id,
@@ -548,8 +550,9 @@ static int web_store_turn(struct web_vhd *vhd, struct web_pss *pss,
 		.conv = pss->conv, .role = "bot", .text = strbuf_str(&r->answer),
 		.intent = r->intent, .service = r->service, .office = r->office,
 		.confidence = r->confidence, .handoff_reason = r->handoff_reason,
-		.netiquette = r->netiquette, .state = &pss->st,
-		.state_len = sizeof(pss->st), .created = now,
+		.netiquette = r->netiquette, .state = packed,
+		.state_len = dialog_state_pack(&pss->st, packed, sizeof(packed)),
+		.created = now,
 		/* for the editors' list of unanswered questions */
 		.closest = r->fallback && r->n_alts ? r->alts[0].intent : NULL,
 	};

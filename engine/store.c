@@ -3,6 +3,7 @@
  * process, schema migrations keyed on PRAGMA user_version, and one
  * prepared statement per query, prepared in store_open() and reused.
  */
+#define _GNU_SOURCE	/* SCHED_IDLE */
 #include "bot.h"
 #include "store.h"
 
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <openssl/crypto.h>
@@ -126,6 +128,49 @@ static const char *const store_migrations[] = {
 	store_migration_messenger,
 	/* 4: statistics (store_stats.c) */
 	store_migration_stats,
+	/*
+	 * 5: messages keyed by an integer conversation number.  With the
+	 * 32-digit text id in every message, the (conv, seq) index was a
+	 * second b-tree of 46-byte keys written at a scattered page for every
+	 * message; now the messages themselves are that b-tree (WITHOUT
+	 * ROWID, 5-byte keys): one b-tree fewer per message.  Feedback loses
+	 * its foreign key (dropping the old table would cascade into it); the
+	 * trigger deletes it with its conversation instead.
+	 */
+	"ALTER TABLE conversations ADD COLUMN num INTEGER;"
+	"UPDATE conversations SET num = rowid;"
+	"CREATE UNIQUE INDEX conversations_num ON conversations(num);"
+	"CREATE TABLE feedback5 ("
+	"  conv TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  helpful INTEGER NOT NULL, created INTEGER NOT NULL,"
+	"  PRIMARY KEY (conv, seq));"
+	"INSERT INTO feedback5 SELECT conv, seq, helpful, created FROM feedback;"
+	"DROP TABLE feedback;"
+	"ALTER TABLE feedback5 RENAME TO feedback;"
+	"CREATE TABLE messages5 ("
+	"  conv INTEGER NOT NULL,"	/* conversations.num */
+	"  seq INTEGER NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role = 'citizen' OR role = 'bot'"
+	"    OR role = 'agent' OR role = 'system'),"
+	"  client_id TEXT, text TEXT, intent TEXT, service TEXT, office TEXT,"
+	"  confidence REAL, handoff_reason TEXT, payload TEXT, state BLOB,"
+	"  created INTEGER NOT NULL,"
+	"  answer INTEGER,"	/* answers.id; then payload is the reply_to */
+	"  netiquette TEXT, closest TEXT,"
+	"  PRIMARY KEY (conv, seq)) WITHOUT ROWID;"
+	"INSERT INTO messages5 SELECT c.num, m.seq, m.role, m.client_id,"
+	"  m.text, m.intent, m.service, m.office, m.confidence,"
+	"  m.handoff_reason, m.payload, m.state, m.created, m.answer,"
+	"  m.netiquette, m.closest"
+	"  FROM messages m JOIN conversations c ON c.id = m.conv;"
+	"DROP TRIGGER conversations_delete;"
+	"DROP TABLE messages;"
+	"ALTER TABLE messages5 RENAME TO messages;"
+	"CREATE INDEX messages_created ON messages(created, role, intent,"
+	"  service, netiquette, handoff_reason);"
+	"CREATE TRIGGER conversations_delete AFTER DELETE ON conversations"
+	"  BEGIN DELETE FROM messages WHERE conv = old.num;"
+	"  DELETE FROM feedback WHERE conv = old.id; END;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)BOT_ARRAY_SIZE(store_migrations))
@@ -199,18 +244,21 @@ static const char *const store_sql[ST_NUM] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_CONV_NEW] = "INSERT INTO conversations (id, channel, created,"
-		" updated, last_seq) VALUES (?1, ?2, ?3, ?3, 0)",
-	[ST_CONV_GET] = "SELECT max(last_seq, coalesce((SELECT max(seq)"
-		" FROM messages WHERE conv = ?1), 0))"
-		" FROM conversations WHERE id = ?1",
+		" updated, last_seq, num) VALUES (?1, ?2, ?3, ?3, 0,"
+		" (SELECT coalesce(max(num), 0) + 1 FROM conversations))"
+		" RETURNING num",
+	[ST_CONV_GET] = "SELECT max(c.last_seq, coalesce((SELECT max(seq)"
+		" FROM messages WHERE conv = c.num), 0)), c.num"
+		" FROM conversations c WHERE c.id = ?1",
 	[ST_CONV_SET_STATE] = "UPDATE conversations SET state = ?2"
 		" WHERE id = ?1",
 	[ST_CONV_GET_STATE] = "SELECT coalesce((SELECT state FROM messages"
-		" WHERE conv = ?1 AND state IS NOT NULL ORDER BY seq DESC"
-		" LIMIT 1), state) FROM conversations WHERE id = ?1",
-	[ST_CONV_STATE_MSG] = "UPDATE messages SET state = ?2 WHERE conv = ?1"
-		" AND seq = (SELECT max(seq) FROM messages WHERE conv = ?1"
-		" AND state IS NOT NULL)",
+		" WHERE conv = c.num AND state IS NOT NULL ORDER BY seq DESC"
+		" LIMIT 1), c.state) FROM conversations c WHERE c.id = ?1",
+	[ST_CONV_STATE_MSG] = "UPDATE messages SET state = ?2 WHERE conv = "
+		"(SELECT num FROM conversations WHERE id = ?1)"
+		" AND seq = (SELECT max(seq) FROM messages WHERE conv = "
+		"(SELECT num FROM conversations WHERE id = ?1) AND state IS NOT NULL)",
 	[ST_CONV_TOUCH] = "UPDATE conversations SET last_seq = ?2, updated = ?3"
 		" WHERE id = ?1",
 	[ST_MSG_RECENT_IDS] = "SELECT seq, client_id FROM messages"
@@ -227,8 +275,10 @@ static const char *const store_sql[ST_NUM] = {
 		" coalesce(a.text, m.text), m.intent, m.service, m.office,"
 		" m.confidence, m.handoff_reason, m.payload, m.created, a.body"
 		" FROM messages m LEFT JOIN answers a ON a.id = m.answer"
-		" WHERE m.conv = ?1 AND m.seq > ?2 ORDER BY m.seq",
-	[ST_MSG_ROLE] = "SELECT role FROM messages WHERE conv = ?1 AND seq = ?2",
+		" WHERE m.conv = (SELECT num FROM conversations WHERE id = ?1)"
+		" AND m.seq > ?2 ORDER BY m.seq",
+	[ST_MSG_ROLE] = "SELECT role FROM messages WHERE conv = "
+		"(SELECT num FROM conversations WHERE id = ?1) AND seq = ?2",
 	[ST_FEEDBACK] = "INSERT INTO feedback (conv, seq, helpful, created)"
 		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (conv, seq) DO UPDATE"
 		" SET helpful = excluded.helpful, created = excluded.created",
@@ -443,7 +493,7 @@ static int store_wal_frames(void *arg, sqlite3 *db, const char *name,
 static void store_seqs_forget(struct store *s);
 static void store_answers_forget(struct store *s);
 static int store_conv_last(struct store *s, const char *id, int64_t *last,
-			   struct bot_err *err);
+			   int64_t *num, struct bot_err *err);
 
 struct store *store_open(const char *path, struct bot_err *err)
 {
@@ -524,7 +574,16 @@ static void *store_ckpt_run(void *arg)
 {
 	struct store_ckpt *c = arg;
 	struct timespec ts = { 0, STORE_CKPT_MS * 1000000L };
+	struct sched_param idle = { 0 };
 
+	/*
+	 * Copying the WAL back is work for the loop's idle time: as an
+	 * ordinary thread on the server's core it took time slices of
+	 * several milliseconds from the loop in the middle of a burst of
+	 * replies.  When the loop never idles, the loop checkpoints itself
+	 * (store_wal_bound).  Failure only costs latency.
+	 */
+	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
 	while (!atomic_load(&c->stop)) {
 		nanosleep(&ts, NULL);
 		(void)sqlite3_wal_checkpoint_v2(c->db, NULL,
@@ -699,6 +758,7 @@ int store_tx_leave(struct store *s, int own, int rc,
 struct store_seq {
 	char conv[STORE_ID_LEN + 1];	/* "" = free */
 	unsigned char id_pos;	/* next slot of 'id_hash' to overwrite */
+	int64_t num;		/* conversations.num: the key in messages */
 	int64_t last;
 	time_t touched;		/* when 'updated' was last written */
 	uint64_t id_hash[STORE_RECENT_IDS];
@@ -792,18 +852,20 @@ int store_conv_new(struct store *s, const char *channel, time_t now,
 	return BOT_OK;
 }
 
-/* 1 and the last seq from the database, 0 when there is no such
- * conversation, <0 on error. */
+/* 1 with the last seq and the number of the conversation from the
+ * database, 0 when there is no such conversation, <0 on error. */
 static int store_conv_last(struct store *s, const char *id, int64_t *last,
-			   struct bot_err *err)
+			   int64_t *num, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_CONV_GET];
 	int rc;
 
 	store_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*last = sqlite3_column_int64(st, 0);
+		*num = sqlite3_column_int64(st, 1);
+	}
 	store_done(st);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -816,7 +878,7 @@ int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 		      struct bot_err *err)
 {
 	struct store_seq *e;
-	int64_t last = 0;
+	int64_t last = 0, num = 0;
 	int rc;
 
 	if (s->seqs && id && strlen(id) <= STORE_ID_LEN) {
@@ -827,7 +889,7 @@ int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 			return 1;
 		}
 	}
-	rc = store_conv_last(s, id, &last, err);
+	rc = store_conv_last(s, id, &last, &num, err);
 	if (rc > 0 && last_seq)
 		*last_seq = last;
 	return rc;
@@ -1157,7 +1219,7 @@ static int store_seq_load_ids(struct store *s, struct store_seq *e,
 	uint64_t h[STORE_RECENT_IDS];
 	int rc, n = 0;
 
-	store_bind_text(st, 1, e->conv);
+	sqlite3_bind_int64(st, 1, e->num);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < STORE_RECENT_IDS) {
 		seq[n] = sqlite3_column_int64(st, 0);
 		h[n++] = store_id_hash(col_text(st, 1));
@@ -1178,7 +1240,7 @@ static struct store_seq *store_seq_get(struct store *s, const char *conv,
 				       struct bot_err *err)
 {
 	struct store_seq *e;
-	int64_t last = 0;
+	int64_t last = 0, num = 0;
 	int rc;
 
 	if (!conv || strlen(conv) > STORE_ID_LEN) {
@@ -1196,7 +1258,7 @@ static struct store_seq *store_seq_get(struct store *s, const char *conv,
 	e = store_seq_slot(s, conv);
 	if (e->conv[0])
 		return e;
-	rc = store_conv_last(s, conv, &last, err);
+	rc = store_conv_last(s, conv, &last, &num, err);
 	if (rc <= 0) {
 		if (rc == 0)
 			bot_fail(err, BOT_ENOTFOUND, "cannot store message in "
@@ -1210,6 +1272,7 @@ static struct store_seq *store_seq_get(struct store *s, const char *conv,
 	memset(e, 0, sizeof(*e));
 	snprintf(e->conv, sizeof(e->conv), "%s", conv);
 	e->last = last;
+	e->num = num;
 	if (store_seq_load_ids(s, e, err)) {
 		e->conv[0] = '\0';
 		return NULL;
@@ -1271,15 +1334,17 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 			    struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_MSG_ADD];
-	struct store_seq *e;
+	struct store_seq *e = store_seq_get(s, m->conv, err);
 	int rc;
 
+	if (!e)
+		return err ? err->rc : BOT_ENOTFOUND;
 	rc = store_bind_answer(s, st, m, err);
 	if (rc) {
 		store_done(st);
 		return rc;
 	}
-	store_bind_text(st, 1, m->conv);
+	sqlite3_bind_int64(st, 1, e->num);
 	sqlite3_bind_int64(st, 2, m->seq);
 	store_bind_text(st, 3, m->role);
 	store_bind_text(st, 4, m->client_id);
@@ -1297,12 +1362,9 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store message in conversation",
 				   m->conv);
-	if (m->client_id) {
-		e = store_seq_get(s, m->conv, err);
-		if (!e)
-			return err ? err->rc : BOT_ENOTFOUND;
+	/* 'e' is still valid: nothing since store_seq_get() evicted it */
+	if (m->client_id)
 		store_seq_note_id(e, store_id_hash(m->client_id), m->seq);
-	}
 	return BOT_OK;
 }
 
@@ -1381,10 +1443,13 @@ int store_turn_put(struct store *s, const struct store_msg *m,
 static int64_t store_reply_seq(struct store *s, const char *conv, int64_t seq)
 {
 	sqlite3_stmt *st = s->st[ST_MSG_NEXT];
+	struct store_seq *e = store_seq_get(s, conv, NULL);
 	int64_t reply = 0;
 	int rc;
 
-	store_bind_text(st, 1, conv);
+	if (!e)
+		return -1;
+	sqlite3_bind_int64(st, 1, e->num);
 	sqlite3_bind_int64(st, 2, seq);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && !sqlite3_column_int(st, 1))

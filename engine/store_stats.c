@@ -59,7 +59,8 @@ _Static_assert(SS_NUM <= 32, "store_stats.c has 32 statement slots");
 
 static const char *const ss_sql[SS_NUM] = {
 	[SS_MSG_NOTE] = "UPDATE messages SET netiquette = ?3, closest = ?4"
-		" WHERE conv = ?1 AND seq = ?2",
+		" WHERE conv = (SELECT num FROM conversations WHERE id = ?1)"
+		" AND seq = ?2",
 	[SS_MSGS] = "SELECT created, role, intent, service, netiquette,"
 		" handoff_reason FROM messages INDEXED BY messages_created"
 		" WHERE created >= ?1 AND created < ?2",
@@ -70,14 +71,15 @@ static const char *const ss_sql[SS_NUM] = {
 	 * the conversations outside: there are far fewer of them.
 	 */
 	[SS_CHANNELS] = "SELECT c.channel, count(*) FROM conversations c"
-		" CROSS JOIN messages m ON m.conv = c.id"
+		" CROSS JOIN messages m ON m.conv = c.num"
 		" WHERE c.channel != 'web' AND c.updated >= ?1 AND c.created < ?2"
 		" AND m.role = 'bot' AND m.created >= ?1 AND m.created < ?2"
 		" GROUP BY c.channel",
 	[SS_CONVS] = "SELECT count(*) FROM conversations"
 		" WHERE created >= ?1 AND created < ?2",
 	[SS_FEEDBACK] = "SELECT m.intent, f.helpful, count(*) FROM feedback f"
-		" JOIN messages m ON m.conv = f.conv AND m.seq = f.seq"
+		" JOIN conversations c ON c.id = f.conv"
+		" JOIN messages m ON m.conv = c.num AND m.seq = f.seq"
 		" WHERE f.created >= ?1 AND f.created < ?2 GROUP BY 1, 2",
 	[SS_SUGG_COUNT] = "SELECT count(*) FROM suggestions"
 		" WHERE created >= ?1 AND created < ?2",
@@ -97,12 +99,12 @@ static const char *const ss_sql[SS_NUM] = {
 		" WHERE created >= ?1 AND created < ?2 ORDER BY created, id",
 	[SS_FOLD_MSGS] = "SELECT m.created, m.role, m.intent, m.service,"
 		" m.netiquette, m.handoff_reason, c.channel"
-		" FROM conversations c JOIN messages m ON m.conv = c.id"
+		" FROM conversations c JOIN messages m ON m.conv = c.num"
 		" WHERE c.updated < ?1",
 	[SS_FOLD_CONVS] = "SELECT created FROM conversations WHERE updated < ?1",
 	[SS_FOLD_FEEDBACK] = "SELECT f.created, m.intent, f.helpful"
 		" FROM conversations c JOIN feedback f ON f.conv = c.id"
-		" JOIN messages m ON m.conv = f.conv AND m.seq = f.seq"
+		" JOIN messages m ON m.conv = c.num AND m.seq = f.seq"
 		" WHERE c.updated < ?1",
 	[SS_FOLD_SUGG] = "SELECT created FROM suggestions WHERE created < ?1",
 	[SS_FOLD_PUT] = "INSERT INTO stats_daily (day, key, n) VALUES (?1, ?2, ?3)"

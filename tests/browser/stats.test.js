@@ -42,10 +42,10 @@ function fill() {
 	const conv = (i) => now.toString(16).padStart(8, '0') + String(i).repeat(24);
 	const rows = [];
 	const msg = (c, seq, role, text, intent, service) => rows.push(
-		`INSERT INTO messages (conv, seq, role, text, intent, service, created) VALUES ('${conv(c)}', ${seq}, ` +
+		`INSERT INTO messages (conv, seq, role, text, intent, service, created) VALUES (${c}, ${seq}, ` +
 		`'${role}', '${text}', ${intent ? `'${intent}'` : 'NULL'}, ${service ? `'${service}'` : 'NULL'}, ${now});`);
 	for (const c of [1, 2])
-		rows.push(`INSERT INTO conversations (id, channel, created, updated, last_seq) VALUES ('${conv(c)}', ` +
+		rows.push(`INSERT INTO conversations (num, id, channel, created, updated, last_seq) VALUES (${c}, '${conv(c)}', ` +
 			`'${c === 1 ? 'web' : 'messenger'}', ${now}, ${now}, 6);`);
 	msg(1, 1, 'citizen', 'Was kostet ein Reisepass?');
 	msg(1, 2, 'bot', 'Ein Reisepass kostet 70 Euro.', 'kosten', 'reisepass');

@@ -140,7 +140,7 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(store_count(f->s, NULL), -1);
 	store_close(&f->s);
 
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(sql_int(f->path, "PRAGMA auto_vacuum"), 2);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
@@ -546,6 +546,83 @@ static void test_purge_erases_text(void **state)
 	assert_int_equal(store_commit(f->s, &err), BOT_OK);
 }
 
+/*
+ * A database of schema version 4 (messages keyed by the text id) is
+ * migrated to 5 on open: messages, feedback and the delete cascade keep
+ * working.  The test turns a fresh database back into the version 4
+ * shape of the tables migration 5 rewrites.
+ */
+static const char v4_shape[] =
+	"DROP TRIGGER conversations_delete;"
+	"DROP TABLE messages;"
+	"DROP TABLE feedback;"
+	"DROP INDEX conversations_num;"
+	"ALTER TABLE conversations DROP COLUMN num;"
+	"CREATE TABLE messages (conv TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  role TEXT NOT NULL, client_id TEXT, text TEXT, intent TEXT,"
+	"  service TEXT, office TEXT, confidence REAL, handoff_reason TEXT,"
+	"  payload TEXT, state BLOB, created INTEGER NOT NULL, answer INTEGER,"
+	"  netiquette TEXT, closest TEXT, PRIMARY KEY (conv, seq));"
+	"CREATE INDEX messages_created ON messages(created, role, intent,"
+	"  service, netiquette, handoff_reason);"
+	"CREATE TRIGGER conversations_delete AFTER DELETE ON conversations"
+	"  BEGIN DELETE FROM messages WHERE conv = old.id; END;"
+	"CREATE TABLE feedback (conv TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  helpful INTEGER NOT NULL, created INTEGER NOT NULL,"
+	"  PRIMARY KEY (conv, seq), FOREIGN KEY (conv, seq)"
+	"  REFERENCES messages(conv, seq) ON DELETE CASCADE);"
+	"INSERT INTO conversations (id, channel, created, updated, last_seq)"
+	"  VALUES ('00000001aaaaaaaaaaaaaaaaaaaaaaaa', 'web', 1000, 1000, 2),"
+	"  ('00000002bbbbbbbbbbbbbbbbbbbbbbbb', 'web', 1000, 1000, 1);"
+	"INSERT INTO messages (conv, seq, role, client_id, text, intent,"
+	"  office, confidence, payload, created) VALUES"
+	"  ('00000001aaaaaaaaaaaaaaaaaaaaaaaa', 1, 'citizen', 'c1', 'eins',"
+	"   NULL, NULL, 0, NULL, 2000),"
+	"  ('00000001aaaaaaaaaaaaaaaaaaaaaaaa', 2, 'bot', NULL, 'zwei',"
+	"   'kosten', 'buergerbuero', 0.75, '{\"t\":1}', 2000),"
+	"  ('00000002bbbbbbbbbbbbbbbbbbbbbbbb', 1, 'citizen', NULL, 'fremd',"
+	"   NULL, NULL, 0, NULL, 2000);"
+	"INSERT INTO feedback VALUES ('00000001aaaaaaaaaaaaaaaaaaaaaaaa', 2,"
+	"  1, 2100);"
+	"PRAGMA user_version=4;";
+
+static void test_migrate_from_v4(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_err err = { 0 };
+	const char *a = "00000001aaaaaaaaaaaaaaaaaaaaaaaa";
+	struct collect c = { 0 };
+	int64_t reply = 0, n = 0;
+	sqlite3 *db;
+
+	store_close(&f->s);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, v4_shape, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("v4 shape: %s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	reopen(f);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(store_count(f->s, "messages"), 3);
+	assert_int_equal(store_count(f->s, "feedback"), 1);
+
+	/* read, dedup and append as before the migration */
+	assert_int_equal(store_msgs_after(f->s, a, 0, collect_fn, &c, &err), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.texts[0], "eins");
+	assert_string_equal(c.texts[1], "zwei");
+	assert_string_equal(c.intent, "kosten");
+	assert_true(c.nulls_ok);
+	assert_int_equal(store_msg_seen(f->s, a, "c1", &reply, &err), 1);
+	assert_int_equal(reply, 2);
+	assert_int_equal(add(f, a, "citizen", "c3", "drei"), 3);
+
+	/* the cascade: messages and feedback go with their conversation */
+	assert_int_equal(store_purge(f->s, 3000, &n, &err), BOT_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_count(f->s, "messages"), 0);
+	assert_int_equal(store_count(f->s, "feedback"), 0);
+}
+
 static void test_newer_version_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -771,6 +848,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_schema),
+		T(test_migrate_from_v4),
 		T(test_conv_ids_are_random_hex),
 		T(test_reopen_keeps_data),
 		T(test_seq_per_conversation),
