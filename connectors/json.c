@@ -204,46 +204,207 @@ void json_member_str(const char *json, const char *key, char *out,
 
 /* ---- writer ---------------------------------------------------------- */
 
-int json_str_add(struct strbuf *sb, const char *s, size_t len)
+/*
+ * Every answer frame passes through here (30,000 a second on one core),
+ * so the hot writers avoid printf and build the frame in a stack buffer
+ * in front of the strbuf: an answer is some sixty small pieces, and one
+ * strbuf_add() per piece used to cost more than the bytes themselves.
+ */
+#define JSON_OUT_SIZE 1024
+
+struct json_out {
+	struct strbuf *sb;
+	size_t len;
+	int rc;			/* sticky: after a failure nothing is added */
+	char buf[JSON_OUT_SIZE];
+};
+
+/* A string literal with its length known at compile time. */
+#define JSON_LIT(o, s) json_put(o, "" s, sizeof(s) - 1)
+
+static void json_out_init(struct json_out *o, struct strbuf *sb)
+{
+	o->sb = sb;
+	o->len = 0;
+	o->rc = BOT_OK;
+}
+
+static void json_out_flush(struct json_out *o)
+{
+	if (o->len && !o->rc)
+		o->rc = strbuf_add(o->sb, o->buf, o->len);
+	o->len = 0;
+}
+
+/* Flush and return BOT_OK or BOT_ENOMEM. */
+static int json_out_done(struct json_out *o)
+{
+	json_out_flush(o);
+	return o->rc ? BOT_ENOMEM : BOT_OK;
+}
+
+/* What does not fit in the stage: flush, and copy a long run at once. */
+static void json_put_slow(struct json_out *o, const char *s, size_t n)
+{
+	json_out_flush(o);
+	if (n > sizeof(o->buf)) {	/* a long answer: no copy */
+		if (!o->rc)
+			o->rc = strbuf_add(o->sb, s, n);
+		return;
+	}
+	memcpy(o->buf, s, n);
+	o->len = n;
+}
+
+/* Inline: most pieces are literals whose memcpy() becomes a few moves. */
+static inline void json_put(struct json_out *o, const char *s, size_t n)
+{
+	if (n > sizeof(o->buf) - o->len) {
+		json_put_slow(o, s, n);
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+/* Like printf's "%lld". */
+static void json_int(struct json_out *o, int64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	json_put(o, p, (size_t)(d + sizeof(d) - p));
+}
+
+/*
+ * Like printf's "%.2f", byte for byte.  glibc prints the exact binary
+ * value rounded to nearest, ties to even; x = m * 2^-s, so x * 100 is
+ * the integer m * 100 (< 2^60) shifted right by s, and the bits shifted
+ * out decide the rounding exactly.  Values outside [0, 1e6) (never a
+ * confidence) and -0.0 take printf.
+ */
+static void json_fixed2(struct json_out *o, double x)
+{
+	uint64_t bits, m, q = 0, r, half;
+	unsigned e, s;
+	char d[3];
+
+	memcpy(&bits, &x, sizeof(bits));
+	if (!(x >= 0.0 && x < 1e6) || bits >> 63) {
+		json_out_flush(o);
+		if (!o->rc)
+			o->rc = strbuf_addf(o->sb, "%.2f", x);
+		return;
+	}
+	e = (unsigned)(bits >> 52) & 0x7ff;
+	m = bits & ((UINT64_C(1) << 52) - 1);
+	if (e)
+		m |= UINT64_C(1) << 52;
+	else
+		e = 1;			/* subnormal */
+	s = 1075 - e;			/* >= 33 below 1e6 */
+	if (s < 64) {			/* else x * 100 < 1/16: 0.00 */
+		q = (m * 100) >> s;
+		r = (m * 100) & ((UINT64_C(1) << s) - 1);
+		half = UINT64_C(1) << (s - 1);
+		q += r > half || (r == half && (q & 1));
+	}
+	json_int(o, (int64_t)(q / 100));
+	d[0] = '.';
+	d[1] = (char)('0' + q % 100 / 10);
+	d[2] = (char)('0' + q % 10);
+	json_put(o, d, 3);
+}
+
+#define JSON_ONES UINT64_C(0x0101010101010101)
+
+/* Whether none of the 8 bytes at 's' needs escaping (no control
+ * character, '"' or '\'): the exact "has a byte less than n" and "has a
+ * zero byte" tests of "Bit Twiddling Hacks". */
+static int json_plain8(const char *s)
+{
+	uint64_t x, q, b;
+
+	memcpy(&x, s, sizeof(x));
+	q = x ^ (JSON_ONES * '"');
+	b = x ^ (JSON_ONES * '\\');
+	return !((((x - JSON_ONES * 0x20) & ~x) | ((q - JSON_ONES) & ~q) |
+		  ((b - JSON_ONES) & ~b)) & (JSON_ONES * 0x80));
+}
+
+static int json_plain(unsigned char ch)
+{
+	return ch >= 0x20 && ch != '"' && ch != '\\';
+}
+
+static void json_esc_char(struct json_out *o, unsigned char ch)
 {
 	static const char hex[] = "0123456789abcdef";
-	char esc[7] = "\\u00";
-	size_t i, start = 0;
-	unsigned char ch;
-	int rc = strbuf_addch(sb, '"');
+	char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
 
-	for (i = 0; !rc && i < len; i++) {
-		ch = (unsigned char)s[i];
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		rc = strbuf_add(sb, s + start, i - start);
-		start = i + 1;
-		if (rc)
-			break;
-		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
-			rc = strbuf_add(sb, esc, 2);
-			esc[1] = 'u';
-		} else if (ch == '\n') {
-			rc = strbuf_add(sb, "\\n", 2);
-		} else {
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 15];
-			rc = strbuf_add(sb, esc, 6);
-		}
+	if (ch == '"' || ch == '\\') {
+		esc[1] = (char)ch;
+		json_put(o, esc, 2);
+	} else if (ch == '\n') {
+		JSON_LIT(o, "\\n");
+	} else {
+		json_put(o, esc, 6);
 	}
-	if (!rc)
-		rc = strbuf_add(sb, s + start, len - start);
-	return rc ? rc : strbuf_addch(sb, '"');
+}
+
+/* A JSON string literal: runs of plain bytes are copied at once. */
+static void json_str(struct json_out *o, const char *s, size_t len)
+{
+	size_t i = 0, start = 0;
+
+	json_put(o, "\"", 1);
+	for (;;) {
+		while (len - i >= 8 && json_plain8(s + i))
+			i += 8;
+		while (i < len && json_plain((unsigned char)s[i]))
+			i++;
+		if (i == len)
+			break;
+		json_put(o, s + start, i - start);
+		json_esc_char(o, (unsigned char)s[i]);
+		start = ++i;
+	}
+	json_put(o, s + start, len - start);
+	json_put(o, "\"", 1);
+}
+
+/* A string or null. */
+static void json_ostr(struct json_out *o, const char *s)
+{
+	if (s)
+		json_str(o, s, strlen(s));
+	else
+		JSON_LIT(o, "null");
+}
+
+int json_str_add(struct strbuf *sb, const char *s, size_t len)
+{
+	struct json_out o;
+
+	json_out_init(&o, sb);
+	json_str(&o, s, len);
+	return json_out_done(&o);
 }
 
 /* A string or null. */
 static int json_opt(struct strbuf *sb, const char *s)
 {
-	if (!s)
-		return strbuf_add(sb, "null", 4);
-	return json_str_add(sb, s, strlen(s));
+	struct json_out o;
+
+	json_out_init(&o, sb);
+	json_ostr(&o, s);
+	return json_out_done(&o);
 }
 
 int json_opt_add(struct strbuf *sb, const char *s)
@@ -259,81 +420,97 @@ static int json_key(struct strbuf *sb, const char *key, int first)
 	       strbuf_adds(sb, key) || strbuf_add(sb, "\":", 2);
 }
 
-static int json_reply_sources(struct strbuf *sb, const struct reply *r)
+static void json_reply_sources(struct json_out *o, const struct reply *r)
 {
 	size_t i;
-	int rc = json_key(sb, "sources", 0) || strbuf_addch(sb, '[');
 
-	for (i = 0; !rc && i < r->n_sources; i++)
-		rc = strbuf_adds(sb, i ? ",{" : "{") ||
-		     json_key(sb, "title", 1) ||
-		     json_opt(sb, r->sources[i].title) ||
-		     json_key(sb, "url", 0) ||
-		     json_opt(sb, r->sources[i].url) || strbuf_addch(sb, '}');
-	return rc || strbuf_addch(sb, ']') ? BOT_ENOMEM : BOT_OK;
+	JSON_LIT(o, ",\"sources\":[");
+	for (i = 0; i < r->n_sources; i++) {
+		if (i)
+			json_put(o, ",", 1);
+		JSON_LIT(o, "{\"title\":");
+		json_ostr(o, r->sources[i].title);
+		JSON_LIT(o, ",\"url\":");
+		json_ostr(o, r->sources[i].url);
+		json_put(o, "}", 1);
+	}
+	json_put(o, "]", 1);
 }
 
-static int json_reply_alts(struct strbuf *sb, const struct reply *r)
+static void json_reply_alts(struct json_out *o, const struct reply *r)
 {
 	size_t i;
-	int rc = json_key(sb, "alternatives", 0) || strbuf_addch(sb, '[');
 
-	for (i = 0; !rc && i < r->n_alts; i++)
-		rc = strbuf_adds(sb, i ? ",{" : "{") ||
-		     json_key(sb, "intent", 1) || json_opt(sb, r->alts[i].intent) ||
-		     json_key(sb, "service", 0) || json_opt(sb, r->alts[i].service) ||
-		     json_key(sb, "label", 0) || json_opt(sb, r->alts[i].label) ||
-		     json_key(sb, "confidence", 0) ||
-		     strbuf_addf(sb, "%.2f}", r->alts[i].confidence);
-	return rc || strbuf_addch(sb, ']') ? BOT_ENOMEM : BOT_OK;
+	JSON_LIT(o, ",\"alternatives\":[");
+	for (i = 0; i < r->n_alts; i++) {
+		if (i)
+			json_put(o, ",", 1);
+		JSON_LIT(o, "{\"intent\":");
+		json_ostr(o, r->alts[i].intent);
+		JSON_LIT(o, ",\"service\":");
+		json_ostr(o, r->alts[i].service);
+		JSON_LIT(o, ",\"label\":");
+		json_ostr(o, r->alts[i].label);
+		JSON_LIT(o, ",\"confidence\":");
+		json_fixed2(o, r->alts[i].confidence);
+		json_put(o, "}", 1);
+	}
+	json_put(o, "]", 1);
 }
 
-static int json_reply_quick(struct strbuf *sb, const struct reply *r)
+static void json_reply_quick(struct json_out *o, const struct reply *r)
 {
 	size_t i;
-	int rc = json_key(sb, "quick_replies", 0) || strbuf_addch(sb, '[');
 
-	for (i = 0; !rc && i < r->n_quick; i++)
-		rc = (i && strbuf_addch(sb, ',')) ||
-		     json_str_add(sb, r->quick[i], strnlen(r->quick[i], REPLY_QUICK_LEN));
-	return rc || strbuf_addch(sb, ']') ? BOT_ENOMEM : BOT_OK;
+	JSON_LIT(o, ",\"quick_replies\":[");
+	for (i = 0; i < r->n_quick; i++) {
+		if (i)
+			json_put(o, ",", 1);
+		json_str(o, r->quick[i], strnlen(r->quick[i], REPLY_QUICK_LEN));
+	}
+	json_put(o, "]", 1);
 }
 
-/* intent, service, office, confidence, answer */
-static int json_reply_main(struct strbuf *sb, const struct reply *r)
+/* intent ... handoff_reason */
+static void json_reply_main(struct json_out *o, const struct reply *r)
 {
-	return json_opt(sb, r->intent) ||
-	       json_key(sb, "service", 0) || json_opt(sb, r->service) ||
-	       json_key(sb, "office", 0) || json_opt(sb, r->office) ||
-	       json_key(sb, "confidence", 0) ||
-	       strbuf_addf(sb, "%.2f", r->confidence) ||
-	       json_key(sb, "answer", 0) ||
-	       json_str_add(sb, strbuf_str(&r->answer), r->answer.len);
-}
-
-static int json_reply_handoff(struct strbuf *sb, const struct reply *r)
-{
-	return json_key(sb, "handoff", 0) ||
-	       strbuf_adds(sb, r->handoff ? "true" : "false") ||
-	       json_key(sb, "handoff_reason", 0) ||
-	       json_opt(sb, r->handoff_reason);
+	json_ostr(o, r->intent);
+	JSON_LIT(o, ",\"service\":");
+	json_ostr(o, r->service);
+	JSON_LIT(o, ",\"office\":");
+	json_ostr(o, r->office);
+	JSON_LIT(o, ",\"confidence\":");
+	json_fixed2(o, r->confidence);
+	JSON_LIT(o, ",\"answer\":");
+	json_str(o, strbuf_str(&r->answer), r->answer.len);
+	json_reply_sources(o, r);
+	if (r->handoff)
+		JSON_LIT(o, ",\"handoff\":true,\"handoff_reason\":");
+	else
+		JSON_LIT(o, ",\"handoff\":false,\"handoff_reason\":");
+	json_ostr(o, r->handoff_reason);
 }
 
 int json_reply_add(struct strbuf *sb, const struct reply *r, int64_t seq,
 		   const char *reply_to)
 {
-	int rc;
+	struct json_out o;
 
-	if (seq > 0)
-		rc = strbuf_addf(sb, "{\"type\":\"answer\",\"seq\":%lld,\"reply_to\":",
-				 (long long)seq) || json_opt(sb, reply_to) ||
-		     json_key(sb, "intent", 0);
-	else
-		rc = strbuf_adds(sb, "{\"intent\":");
-	rc = rc || json_reply_main(sb, r) || json_reply_sources(sb, r) ||
-	     json_reply_handoff(sb, r) || json_reply_alts(sb, r) ||
-	     json_reply_quick(sb, r) || strbuf_addch(sb, '}');
-	return rc ? BOT_ENOMEM : BOT_OK;
+	json_out_init(&o, sb);
+	if (seq > 0) {
+		JSON_LIT(&o, "{\"type\":\"answer\",\"seq\":");
+		json_int(&o, seq);
+		JSON_LIT(&o, ",\"reply_to\":");
+		json_ostr(&o, reply_to);
+		JSON_LIT(&o, ",\"intent\":");
+	} else {
+		JSON_LIT(&o, "{\"intent\":");
+	}
+	json_reply_main(&o, r);
+	json_reply_alts(&o, r);
+	json_reply_quick(&o, r);
+	json_put(&o, "}", 1);
+	return json_out_done(&o);
 }
 
 char *json_reply_text(const struct reply *r)
@@ -352,39 +529,60 @@ char *json_reply_text(const struct reply *r)
 
 int json_welcome_add(struct strbuf *sb, const char *conv, int64_t seq)
 {
-	if (strbuf_adds(sb, "{\"type\":\"welcome\",\"conversation\":") ||
-	    json_opt(sb, conv) ||
-	    strbuf_addf(sb, ",\"seq\":%lld}", (long long)seq))
-		return BOT_ENOMEM;
-	return BOT_OK;
+	struct json_out o;
+
+	json_out_init(&o, sb);
+	JSON_LIT(&o, "{\"type\":\"welcome\",\"conversation\":");
+	json_ostr(&o, conv);
+	JSON_LIT(&o, ",\"seq\":");
+	json_int(&o, seq);
+	json_put(&o, "}", 1);
+	return json_out_done(&o);
 }
 
 int json_citizen_add(struct strbuf *sb, int64_t seq, const char *client_id,
 		     const char *text)
 {
-	if (strbuf_addf(sb, "{\"type\":\"message\",\"seq\":%lld,"
-			"\"from\":\"citizen\",\"id\":", (long long)seq) ||
-	    json_opt(sb, client_id) || json_key(sb, "text", 0) ||
-	    json_opt(sb, text ? text : "") || strbuf_addch(sb, '}'))
-		return BOT_ENOMEM;
-	return BOT_OK;
+	struct json_out o;
+
+	json_out_init(&o, sb);
+	JSON_LIT(&o, "{\"type\":\"message\",\"seq\":");
+	json_int(&o, seq);
+	JSON_LIT(&o, ",\"from\":\"citizen\",\"id\":");
+	json_ostr(&o, client_id);
+	JSON_LIT(&o, ",\"text\":");
+	json_ostr(&o, text ? text : "");
+	json_put(&o, "}", 1);
+	return json_out_done(&o);
 }
 
 int json_ok_add(struct strbuf *sb, int64_t seq)
 {
-	return strbuf_addf(sb, "{\"type\":\"ok\",\"seq\":%lld}", (long long)seq);
+	struct json_out o;
+
+	json_out_init(&o, sb);
+	JSON_LIT(&o, "{\"type\":\"ok\",\"seq\":");
+	json_int(&o, seq);
+	json_put(&o, "}", 1);
+	return json_out_done(&o);
 }
 
 int json_error_add(struct strbuf *sb, const char *code, const char *message,
 		   const char *reply_to)
 {
-	if (strbuf_adds(sb, "{\"type\":\"error\",\"code\":") ||
-	    json_opt(sb, code) || json_key(sb, "message", 0) ||
-	    json_opt(sb, message) ||
-	    (reply_to && (json_key(sb, "reply_to", 0) || json_opt(sb, reply_to))) ||
-	    strbuf_addch(sb, '}'))
-		return BOT_ENOMEM;
-	return BOT_OK;
+	struct json_out o;
+
+	json_out_init(&o, sb);
+	JSON_LIT(&o, "{\"type\":\"error\",\"code\":");
+	json_ostr(&o, code);
+	JSON_LIT(&o, ",\"message\":");
+	json_ostr(&o, message);
+	if (reply_to) {
+		JSON_LIT(&o, ",\"reply_to\":");
+		json_ostr(&o, reply_to);
+	}
+	json_put(&o, "}", 1);
+	return json_out_done(&o);
 }
 
 /* ---- Messenger -------------------------------------------------------- */
