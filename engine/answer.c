@@ -22,8 +22,11 @@ typedef int (*field_fn)(const struct answer_ctx *ctx, struct strbuf *out);
 
 struct field {
 	const char *name;
+	size_t len;		/* of 'name': every tag is looked up here */
 	field_fn fn;
 };
+
+#define FIELD(name, fn) { name, sizeof(name) - 1, fn }
 
 static int add_opt(struct strbuf *out, const char *s)
 {
@@ -71,9 +74,11 @@ static int f_s_documents(const struct answer_ctx *c, struct strbuf *o)
 
 	if (!c->service)
 		return BOT_OK;
+	/* plain appends: a failed one fails the whole render, which then
+	 * takes back everything it added */
 	for (i = 0; i < c->service->documents.n; i++)
-		if (strbuf_addf(o, "%s- %s", i ? "\n" : "",
-				c->service->documents.v[i]))
+		if (strbuf_adds(o, i ? "\n- " : "- ") ||
+		    strbuf_adds(o, c->service->documents.v[i]))
 			return BOT_ENOMEM;
 	return BOT_OK;
 }
@@ -91,7 +96,8 @@ static int f_s_legal(const struct answer_ctx *c, struct strbuf *o)
 			return BOT_ENOMEM;
 		if (add_opt(o, s->title))
 			return BOT_ENOMEM;
-		if (s->url && strbuf_addf(o, " (%s)", s->url))
+		if (s->url && (strbuf_add(o, " (", 2) ||
+			       strbuf_adds(o, s->url) || strbuf_addch(o, ')')))
 			return BOT_ENOMEM;
 	}
 	return BOT_OK;
@@ -106,8 +112,9 @@ static int f_s_appointment(const struct answer_ctx *c, struct strbuf *o)
 	if (strbuf_adds(o, "Dafür brauchen Sie einen Termin."))
 		return BOT_ENOMEM;
 	if (c->office && c->office->appointment_url)
-		return strbuf_addf(o, " Termine buchen Sie hier: %s",
-				   c->office->appointment_url);
+		return strbuf_adds(o, " Termine buchen Sie hier: ") ||
+		       strbuf_adds(o, c->office->appointment_url) ?
+		       BOT_ENOMEM : BOT_OK;
 	return BOT_OK;
 }
 
@@ -166,33 +173,33 @@ static int f_privacy_url(const struct answer_ctx *c, struct strbuf *o)
 }
 
 static const struct field fields[] = {
-	{ "service", f_service },
-	{ "service.name", f_s_name },
-	{ "service.summary", f_s_summary },
-	{ "service.fees", f_s_fees },
-	{ "service.duration", f_s_duration },
-	{ "service.issuer", f_s_issuer },
-	{ "service.online_url", f_s_online },
-	{ "service.documents", f_s_documents },
-	{ "service.legal_basis", f_s_legal },
-	{ "service.appointment", f_s_appointment },
-	{ "office", f_office },
-	{ "office.name", f_o_name },
-	{ "office.address", f_o_address },
-	{ "office.phone", f_o_phone },
-	{ "office.email", f_o_email },
-	{ "office.url", f_o_url },
-	{ "office.appointment_url", f_o_appointment_url },
-	{ "office.note", f_o_note },
-	{ "office.hours", f_hours_day },
-	{ "office.hours.day", f_hours_day },
-	{ "office.hours.today", f_hours_today },
-	{ "office.hours.tomorrow", f_hours_tomorrow },
-	{ "office.hours.week", f_hours_week },
-	{ "office.open_now", f_open_now },
-	{ "city", f_city },
-	{ "netiquette_url", f_netiquette_url },
-	{ "privacy_url", f_privacy_url },
+	FIELD("service", f_service),
+	FIELD("service.name", f_s_name),
+	FIELD("service.summary", f_s_summary),
+	FIELD("service.fees", f_s_fees),
+	FIELD("service.duration", f_s_duration),
+	FIELD("service.issuer", f_s_issuer),
+	FIELD("service.online_url", f_s_online),
+	FIELD("service.documents", f_s_documents),
+	FIELD("service.legal_basis", f_s_legal),
+	FIELD("service.appointment", f_s_appointment),
+	FIELD("office", f_office),
+	FIELD("office.name", f_o_name),
+	FIELD("office.address", f_o_address),
+	FIELD("office.phone", f_o_phone),
+	FIELD("office.email", f_o_email),
+	FIELD("office.url", f_o_url),
+	FIELD("office.appointment_url", f_o_appointment_url),
+	FIELD("office.note", f_o_note),
+	FIELD("office.hours", f_hours_day),
+	FIELD("office.hours.day", f_hours_day),
+	FIELD("office.hours.today", f_hours_today),
+	FIELD("office.hours.tomorrow", f_hours_tomorrow),
+	FIELD("office.hours.week", f_hours_week),
+	FIELD("office.open_now", f_open_now),
+	FIELD("city", f_city),
+	FIELD("netiquette_url", f_netiquette_url),
+	FIELD("privacy_url", f_privacy_url),
 };
 
 static const struct field *field_find(const char *name, size_t len)
@@ -200,8 +207,7 @@ static const struct field *field_find(const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < BOT_ARRAY_SIZE(fields); i++)
-		if (strlen(fields[i].name) == len &&
-		    !memcmp(fields[i].name, name, len))
+		if (fields[i].len == len && !memcmp(fields[i].name, name, len))
 			return &fields[i];
 	return NULL;
 }
@@ -237,7 +243,10 @@ static int tag_next(const char *p, const char *end, struct tag *t)
 	const char *o, *c;
 
 	for (o = p; o + 1 < end; o++) {
-		if (o[0] != '{' || o[1] != '{')
+		o = memchr(o, '{', (size_t)(end - o - 1));
+		if (!o)
+			return 0;
+		if (o[1] != '{')
 			continue;
 		for (c = o + 2; c + 1 < end; c++)
 			if (c[0] == '}' && c[1] == '}')

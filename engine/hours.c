@@ -758,15 +758,25 @@ struct word {
 	size_t len;
 };
 
+/* Word lists with their lengths: every word of every question is looked
+ * up in them, so no strlen() per entry. */
+#define WORD(lit) { lit, sizeof(lit) - 1 }
+
 static int word_is(const struct word *w, const char *lit)
 {
 	return w->len == strlen(lit) && !memcmp(w->s, lit, w->len);
 }
 
-static int word_in(const struct word *w, const char *const *list)
+static int word_eq(const struct word *w, const struct word *lit)
 {
-	for (; *list; list++)
-		if (word_is(w, *list))
+	return w->len == lit->len && !memcmp(w->s, lit->s, w->len);
+}
+
+/* 'list' ends with an entry of length 0. */
+static int word_in(const struct word *w, const struct word *list)
+{
+	for (; list->len; list++)
+		if (word_eq(w, list))
 			return 1;
 	return 0;
 }
@@ -774,21 +784,23 @@ static int word_in(const struct word *w, const char *const *list)
 /* Weekday named by 'w' ("montag", "montags", "samstagvormittag"), or -1. */
 static int weekday_word(const struct word *w)
 {
-	static const char *const stems[8] = {
-		"montag", "dienstag", "mittwoch", "donnerstag", "freitag",
-		"samstag", "sonntag", "sonnabend",
+	static const struct word stems[8] = {
+		WORD("montag"), WORD("dienstag"), WORD("mittwoch"),
+		WORD("donnerstag"), WORD("freitag"), WORD("samstag"),
+		WORD("sonntag"), WORD("sonnabend"),
 	};
-	static const char *const suffixes[] = {
-		"s", "e", "en", "vormittag", "vormittags", "nachmittag",
-		"nachmittags", "mittag", "mittags", "abend", "abends",
-		"morgen", "morgens", "frueh", NULL,
+	static const struct word suffixes[] = {
+		WORD("s"), WORD("e"), WORD("en"), WORD("vormittag"),
+		WORD("vormittags"), WORD("nachmittag"), WORD("nachmittags"),
+		WORD("mittag"), WORD("mittags"), WORD("abend"), WORD("abends"),
+		WORD("morgen"), WORD("morgens"), WORD("frueh"), WORD(""),
 	};
 	struct word rest;
 	size_t i, n;
 
 	for (i = 0; i < BOT_ARRAY_SIZE(stems); i++) {
-		n = strlen(stems[i]);
-		if (w->len < n || memcmp(w->s, stems[i], n))
+		n = stems[i].len;
+		if (w->len < n || memcmp(w->s, stems[i].s, n))
 			continue;
 		rest.s = w->s + n;
 		rest.len = w->len - n;
@@ -801,9 +813,10 @@ static int weekday_word(const struct word *w)
 /* "morgen" means tomorrow unless it is the morning ("guten morgen"). */
 static int morgen_is_tomorrow(const struct word *prev)
 {
-	static const char *const morning[] = {
-		"guten", "am", "jeden", "diesen", "heute", "ganzen", "einen",
-		"den", NULL,
+	static const struct word morning[] = {
+		WORD("guten"), WORD("am"), WORD("jeden"), WORD("diesen"),
+		WORD("heute"), WORD("ganzen"), WORD("einen"), WORD("den"),
+		WORD(""),
 	};
 
 	return !word_in(prev, morning);
@@ -829,9 +842,10 @@ static int word_day(const struct word *prev, const struct word *w,
 
 static int word_now(const struct word *prev, const struct word *w)
 {
-	static const char *const now[] = {
-		"jetzt", "gerade", "grade", "aktuell", "noch", "momentan",
-		"zurzeit", "derzeit", "sofort", NULL,
+	static const struct word now[] = {
+		WORD("jetzt"), WORD("gerade"), WORD("grade"), WORD("aktuell"),
+		WORD("noch"), WORD("momentan"), WORD("zurzeit"), WORD("derzeit"),
+		WORD("sofort"), WORD(""),
 	};
 
 	if (word_in(w, now))
@@ -896,6 +910,44 @@ static void BOT_PRINTF(2, 3) line_addf(struct line *l, const char *fmt, ...)
 			  (size_t)n : sizeof(l->s) - l->len - 1;
 }
 
+/*
+ * What line_addf(l, "%s", s) and line_addf(l, "%02d", v) write, without
+ * printf: these run for every answer with opening hours.
+ */
+static void line_adds(struct line *l, const char *s)
+{
+	size_t n = strlen(s), room = sizeof(l->s) - l->len;
+
+	if (n >= room)
+		n = room - 1;
+	memcpy(l->s + l->len, s, n);
+	l->len += n;
+	l->s[l->len] = '\0';
+}
+
+static void line_add2d(struct line *l, int v)
+{
+	char d[3];
+
+	if (v < 0 || v > 99) {
+		line_addf(l, "%02d", v);
+		return;
+	}
+	d[0] = (char)('0' + v / 10);
+	d[1] = (char)('0' + v % 10);
+	d[2] = '\0';
+	line_adds(l, d);
+}
+
+/* "dd.mm." */
+static void line_add_date(struct line *l, int day, int month)
+{
+	line_add2d(l, day);
+	line_adds(l, ".");
+	line_add2d(l, month);
+	line_adds(l, ".");
+}
+
 static int line_flush(const struct line *l, struct strbuf *out)
 {
 	return strbuf_add(out, l->s, l->len);
@@ -907,13 +959,15 @@ static void add_time(struct line *l, int minute)
 {
 	if (minute < 0)
 		minute = 0;
-	line_addf(l, "%02d:%02d", minute / 60, minute % 60);
+	line_add2d(l, minute / 60);
+	line_adds(l, ":");
+	line_add2d(l, minute % 60);
 }
 
 static void add_range(struct line *l, const struct kb_range *r)
 {
 	add_time(l, r->open);
-	line_addf(l, DASH);
+	line_adds(l, DASH);
 	add_time(l, r->close);
 }
 
@@ -926,7 +980,7 @@ static void add_day_text(struct line *l, const struct kb_office *o,
 	int i;
 
 	if (!o->has_hours) {
-		line_addf(l, "keine Öffnungszeiten hinterlegt");
+		line_adds(l, "keine Öffnungszeiten hinterlegt");
 		return;
 	}
 	if (o->closed_on_holidays &&
@@ -935,20 +989,20 @@ static void add_day_text(struct line *l, const struct kb_office *o,
 		return;
 	}
 	if (closure_date(o, d->year, d->month, d->day)) {
-		line_addf(l, "geschlossen (Schließtag)");
+		line_adds(l, "geschlossen (Schließtag)");
 		return;
 	}
 	day_sorted(&o->week[d->wday], &day);
 	if (day.n == 0) {
-		line_addf(l, "geschlossen");
+		line_adds(l, "geschlossen");
 		return;
 	}
 	for (i = 0; i < day.n; i++) {
 		if (i > 0)
-			line_addf(l, i == day.n - 1 ? " und " : ", ");
+			line_adds(l, i == day.n - 1 ? " und " : ", ");
 		add_range(l, &day.r[i]);
 	}
-	line_addf(l, " Uhr");
+	line_adds(l, " Uhr");
 }
 
 /* The local date 'offset' days after the local date of 'now'. */
@@ -969,12 +1023,18 @@ int hours_say_day(const struct kb_office *o, const char *state,
 	struct hours_local d;
 
 	local_day(tz, now, offset, &d);
-	if (offset >= 0 && offset <= 2)
-		line_addf(&l, "%s (%s, %02d.%02d.): ", rel[offset],
-			  day_names[d.wday], d.day, d.month);
-	else
-		line_addf(&l, "Am %s (%02d.%02d.): ", day_names[d.wday], d.day,
-			  d.month);
+	if (offset >= 0 && offset <= 2) {	/* "Heute (Montag, 02.03.): " */
+		line_adds(&l, rel[offset]);
+		line_adds(&l, " (");
+		line_adds(&l, day_names[d.wday]);
+		line_adds(&l, ", ");
+	} else {			/* "Am Montag (09.03.): " */
+		line_adds(&l, "Am ");
+		line_adds(&l, day_names[d.wday]);
+		line_adds(&l, " (");
+	}
+	line_add_date(&l, d.day, d.month);
+	line_adds(&l, "): ");
 	add_day_text(&l, o, state, &d);
 	return line_flush(&l, out);
 }
@@ -1021,24 +1081,24 @@ static void add_next_opening(struct line *l, const struct kb_office *o,
 	int minute = 0, ahead = next_opening(o, state, now, &minute);
 
 	if (ahead < 0) {
-		line_addf(l, week_has_hours(o) ?
+		line_adds(l, week_has_hours(o) ?
 			  " In den nächsten drei Wochen ist nicht geöffnet." :
 			  " Feste Öffnungszeiten gibt es nicht.");
 		return;
 	}
 	local_from_days(days_from_civil(now->year, now->month, now->day) +
 			ahead, minute, &d);
-	line_addf(l, " Wieder geöffnet: ");
+	line_adds(l, " Wieder geöffnet: ");
 	if (ahead == 0)
-		line_addf(l, "heute");
+		line_adds(l, "heute");
 	else if (ahead == 1)
 		line_addf(l, "morgen (%s)", day_names[d.wday]);
 	else
 		line_addf(l, "am %s, %02d.%02d.,", day_names[d.wday], d.day,
 			  d.month);
-	line_addf(l, " ab ");
+	line_adds(l, " ab ");
 	add_time(l, minute);
-	line_addf(l, " Uhr.");
+	line_adds(l, " Uhr.");
 }
 
 int hours_say_now(const struct kb_office *o, const char *state,
@@ -1056,11 +1116,11 @@ int hours_say_now(const struct kb_office *o, const char *state,
 	plan_for(o, state, &lt, &plan);
 	until = open_until(&plan, lt.minute);
 	if (until >= 0) {
-		line_addf(&l, "Gerade geöffnet, bis ");
+		line_adds(&l, "Gerade geöffnet, bis ");
 		add_time(&l, until);
-		line_addf(&l, " Uhr.");
+		line_adds(&l, " Uhr.");
 	} else {
-		line_addf(&l, "Gerade geschlossen.");
+		line_adds(&l, "Gerade geschlossen.");
 		add_next_opening(&l, o, state, &lt);
 	}
 	return line_flush(&l, out);
@@ -1073,7 +1133,7 @@ static void add_closures(struct line *l, const struct kb_office *o)
 
 	if (!o->n_closed || !o->closed)
 		return;
-	line_addf(l, "\nAußerdem geschlossen: ");
+	line_adds(l, "\nAußerdem geschlossen: ");
 	for (i = 0; i < o->n_closed && i < 12; i++) {
 		const struct kb_date *c = &o->closed[i];
 
@@ -1082,7 +1142,7 @@ static void add_closures(struct line *l, const struct kb_office *o)
 			line_addf(l, "%d", c->year);
 	}
 	if (o->n_closed > 12)
-		line_addf(l, " und weitere");
+		line_adds(l, " und weitere");
 }
 
 int hours_say_week(const struct kb_office *o, struct strbuf *out)
@@ -1098,15 +1158,15 @@ int hours_say_week(const struct kb_office *o, struct strbuf *out)
 		day_sorted(&o->week[wd], &day);
 		line_addf(&l, "%s%s: ", wd ? "\n" : "", day_abbr[wd]);
 		if (day.n == 0)
-			line_addf(&l, "geschlossen");
+			line_adds(&l, "geschlossen");
 		for (i = 0; i < day.n; i++) {
 			if (i)
-				line_addf(&l, ", ");
+				line_adds(&l, ", ");
 			add_range(&l, &day.r[i]);
 		}
 	}
 	if (o->closed_on_holidays)
-		line_addf(&l, "\nAn Feiertagen geschlossen.");
+		line_adds(&l, "\nAn Feiertagen geschlossen.");
 	add_closures(&l, o);
 	return line_flush(&l, out);
 }

@@ -62,6 +62,7 @@ struct example {
 	float *w;
 	int n;
 	float norm;		/* sum of the weights */
+	float norm_share;	/* (1 - QUERY_SHARE) * norm, for the Dice divisor */
 };
 
 /* A growable list of ints, one per vocabulary id. */
@@ -73,11 +74,14 @@ struct postings {
 #define DG_MAX 24		/* starting keys kept per pattern */
 #define DG3 0x8000		/* flag: a key of three letters */
 #define DG3_BITS 4096
+#define DG2_KEYS 1024		/* two-letter keys: a * 32 + b */
+#define DG_KEYS (DG2_KEYS + DG3_BITS)	/* slots of the key -> patterns index */
 
 /* A compiled pattern and the letter pairs one of which must start a word
  * of the message for it to match at all (n_dg == 0: no such filter). */
 struct cpattern {
 	pcre2_code *re;
+	uint32_t id;		/* bit in match.pat_ok */
 	uint16_t dg[DG_MAX];
 	uint8_t n_dg;
 };
@@ -99,27 +103,34 @@ struct match {
 	struct phrase *ph;
 	size_t n_ph, alloc_ph;
 	struct postings *ph_post;	/* vocab id -> phrases */
-	struct example *ex;
+	struct example *ex;	/* grouped by intent, in kb order */
 	size_t n_ex, alloc_ex;
+	size_t *ex_first;	/* per intent + 1: its first example */
 	struct postings *ex_post;	/* vocab id -> examples */
 	struct postings *kw_post;	/* vocab id -> intents */
 	struct cintent *ci;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
+	/*
+	 * The pattern prefilter turned around: per word-start key the
+	 * patterns it makes possible (dg_pat[dg_first[k] .. dg_first[k + 1]]),
+	 * so a message costs a few lookups per word instead of a test of
+	 * every key of every pattern.
+	 */
+	uint32_t *dg_first;	/* DG_KEYS + 1 offsets into dg_pat */
+	uint32_t *dg_pat;	/* pattern ids */
+	uint64_t *pat_always;	/* patterns without a prefilter */
+	size_t n_pat, n_patw;	/* patterns; 64-bit words of a pattern set */
 	/* scratch for one message */
 	struct text_tokens *tok;
 	float *ex_acc;
-	uint32_t *ex_gen;
 	uint8_t *ph_cnt;
 	uint32_t *ph_gen;
 	float *kw_acc;
 	float *dice;		/* per intent: best example overlap */
-	int *touched;		/* examples reached by this message */
-	size_t n_touched;
+	uint64_t *pat_ok;	/* patterns the message's word starts allow */
 	int skip_ex;		/* example left out (leave-one-out check), -1 none */
 	uint32_t gen;
-	uint64_t dg[16];	/* letter pairs that start a word of the message */
-	uint64_t dg3[DG3_BITS / 64];	/* the same for the first three letters */
 	float qw[TEXT_MAX_TOKENS];	/* per token: weight for intent scoring */
 	int used[TEXT_MAX_TOKENS];	/* per token: consumed by an entity */
 };
@@ -572,6 +583,15 @@ static int examples_weigh(struct match *m)
 	size_t i;
 	int j;
 
+	m->ex_first = bot_calloc(m->kb->n_intents + 1, sizeof(*m->ex_first));
+	if (!m->ex_first)
+		return BOT_ENOMEM;
+	for (i = 0; i < m->n_ex; i++)
+		m->ex_first[m->ex[i].intent + 1] = i + 1;
+	for (i = 1; i <= m->kb->n_intents; i++)
+		if (m->ex_first[i] < m->ex_first[i - 1])
+			m->ex_first[i] = m->ex_first[i - 1];
+
 	for (i = 0; i < m->n_ex; i++) {
 		struct example *e = &m->ex[i];
 
@@ -584,6 +604,7 @@ static int examples_weigh(struct match *m)
 			if (postings_add(&m->ex_post[e->ids[j]], (int)i))
 				return BOT_ENOMEM;
 		}
+		e->norm_share = (1 - QUERY_SHARE) * e->norm;
 	}
 	return BOT_OK;
 }
@@ -673,11 +694,9 @@ static int intents_alloc(struct match *m)
 static int scratch_alloc(struct match *m)
 {
 	m->ex_acc = bot_calloc(m->n_ex, sizeof(*m->ex_acc));
-	m->ex_gen = bot_calloc(m->n_ex, sizeof(*m->ex_gen));
 	m->kw_acc = bot_calloc(m->kb->n_intents, sizeof(*m->kw_acc));
 	m->dice = bot_calloc(m->kb->n_intents, sizeof(*m->dice));
-	m->touched = bot_calloc(m->n_ex, sizeof(*m->touched));
-	if (!m->ex_acc || !m->ex_gen || !m->kw_acc || !m->dice || !m->touched)
+	if (!m->ex_acc || !m->kw_acc || !m->dice)
 		return BOT_ENOMEM;
 	return BOT_OK;
 }
@@ -849,43 +868,39 @@ static void dg_prepare(const char *src, struct cpattern *cp)
 		cp->dg[cp->n_dg++] = (uint16_t)dg_of(p);
 }
 
-static void dg_set(struct match *m, int d)
+/* The slot of key 'd' (from dg_of()) in the key -> patterns index. */
+static unsigned dg_slot(unsigned d)
 {
-	if (d & DG3) {
-		d &= DG3_BITS - 1;
-		m->dg3[d >> 6] |= 1ull << (d & 63);
-	} else {
-		m->dg[d >> 6] |= 1ull << (d & 63);
-	}
+	return d & DG3 ? DG2_KEYS + (d & (DG3_BITS - 1)) : d;
 }
 
-static int dg_has(const struct match *m, unsigned d)
+/* Allow the patterns filed under key slot 'k'. */
+static void dg_allow(struct match *m, unsigned k)
 {
-	if (d & DG3) {
-		d &= DG3_BITS - 1;
-		return (m->dg3[d >> 6] >> (d & 63)) & 1;
-	}
-	return (m->dg[d >> 6] >> (d & 63)) & 1;
+	uint32_t i;
+
+	for (i = m->dg_first[k]; i < m->dg_first[k + 1]; i++)
+		m->pat_ok[m->dg_pat[i] >> 6] |= 1ull << (m->dg_pat[i] & 63);
 }
 
-/* Record the two- and three-letter beginnings of every word. */
+/* Allow the patterns that the two- and three-letter beginnings of the
+ * message's words make possible, plus those without a prefilter. */
 static void dg_scan(struct match *m)
 {
 	const char *p = m->tok->folded, *end = p + m->tok->folded_len;
 	int a, b, c;
 
-	memset(m->dg, 0, sizeof(m->dg));
-	memset(m->dg3, 0, sizeof(m->dg3));
+	memcpy(m->pat_ok, m->pat_always, m->n_patw * sizeof(*m->pat_ok));
 	while (p + 1 < end) {
 		a = dg_char((unsigned char)p[0]);
 		b = dg_char((unsigned char)p[1]);
 		if (a >= 0 && b >= 0) {
-			dg_set(m, a * 32 + b);
+			dg_allow(m, (unsigned)(a * 32 + b));
 			c = p + 2 < end ? dg_char((unsigned char)p[2]) : -1;
 			if (c >= 0)
-				dg_set(m, DG3 | (int)((((unsigned)(a * 32 + b) * 32 +
-						      (unsigned)c) * 2654435761u >>
-						     16) & (DG3_BITS - 1)));
+				dg_allow(m, dg_slot(DG3 | (((((unsigned)(a * 32 + b) *
+					32 + (unsigned)c) * 2654435761u) >> 16) &
+					(DG3_BITS - 1))));
 		}
 		p = memchr(p, ' ', (size_t)(end - p));
 		if (!p)
@@ -894,16 +909,79 @@ static void dg_scan(struct match *m)
 	}
 }
 
-static int dg_possible(const struct match *m, const struct cpattern *cp)
+/*
+ * The first pattern of 'ci' from number 'j' on that the message's word
+ * starts allow, or ci->n.  An intent's patterns have consecutive ids, so
+ * this skips 64 of them per step instead of testing each.
+ */
+static size_t dg_next(const struct match *m, const struct cintent *ci,
+		      size_t j)
 {
-	size_t i;
+	uint32_t first, id, end;
+	uint64_t w;
 
-	if (!cp->n_dg)
-		return 1;
-	for (i = 0; i < cp->n_dg; i++)
-		if (dg_has(m, cp->dg[i]))
-			return 1;
-	return 0;
+	if (j >= ci->n)
+		return ci->n;
+	first = ci->re[0].id;
+	end = first + (uint32_t)ci->n;
+	for (id = first + (uint32_t)j; id < end; id = (id | 63) + 1) {
+		w = m->pat_ok[id >> 6] >> (id & 63);
+		if (w) {
+			id += (uint32_t)__builtin_ctzll(w);
+			return id < end ? id - first : ci->n;
+		}
+	}
+	return ci->n;
+}
+
+/* Count (pass 0) or file (pass 1) every pattern under its keys. */
+static void dg_file(struct match *m, uint32_t *fill, int pass)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < m->kb->n_intents; i++)
+		for (j = 0; j < m->ci[i].n; j++) {
+			const struct cpattern *cp = &m->ci[i].re[j];
+
+			if (!cp->n_dg && pass == 0)
+				m->pat_always[cp->id >> 6] |= 1ull << (cp->id & 63);
+			for (k = 0; k < cp->n_dg; k++) {
+				unsigned slot = dg_slot(cp->dg[k]);
+
+				if (pass == 0)
+					m->dg_first[slot + 1]++;
+				else
+					m->dg_pat[fill[slot]++] = cp->id;
+			}
+		}
+}
+
+/* Build the key -> patterns index from the keys dg_prepare() found. */
+static int dg_index(struct match *m)
+{
+	uint32_t *fill = NULL;
+	size_t k;
+
+	m->n_patw = (m->n_pat + 63) / 64;
+	m->pat_always = bot_calloc(m->n_patw, sizeof(*m->pat_always));
+	m->pat_ok = bot_calloc(m->n_patw, sizeof(*m->pat_ok));
+	m->dg_first = bot_calloc(DG_KEYS + 1, sizeof(*m->dg_first));
+	fill = bot_calloc(DG_KEYS, sizeof(*fill));
+	if (!m->pat_always || !m->pat_ok || !m->dg_first || !fill)
+		goto out;
+	dg_file(m, NULL, 0);
+	for (k = 0; k < DG_KEYS; k++)
+		m->dg_first[k + 1] += m->dg_first[k];
+	m->dg_pat = bot_calloc(m->dg_first[DG_KEYS], sizeof(*m->dg_pat));
+	if (!m->dg_pat)
+		goto out;
+	memcpy(fill, m->dg_first, DG_KEYS * sizeof(*fill));
+	dg_file(m, fill, 1);
+	bot_free(fill);
+	return BOT_OK;
+out:
+	bot_free(fill);
+	return BOT_ENOMEM;
 }
 
 /* Compile the patterns with JIT; report every bad one with its position. */
@@ -945,6 +1023,7 @@ static int patterns_compile(struct match *m, struct kb *diag_kb,
 						in->patterns[j].pos.col, in->id);
 			}
 			ci->re[ci->n].re = re;
+			ci->re[ci->n].id = (uint32_t)m->n_pat++;
 			dg_prepare(in->patterns[j].src, &ci->re[ci->n]);
 			ci->n++;
 		}
@@ -977,7 +1056,12 @@ static int match_build(struct match *m, struct kb *diag_kb, struct bot_err *err)
 		return bot_fail(err, BOT_ENOMEM, "out of memory");
 	pcre2_set_match_limit(m->mctx, 100000);
 	pcre2_set_depth_limit(m->mctx, 1000);
-	return patterns_compile(m, diag_kb, err);
+	rc = patterns_compile(m, diag_kb, err);
+	if (rc)
+		return rc;
+	if (dg_index(m))
+		return bot_fail(err, BOT_ENOMEM, "out of memory");
+	return BOT_OK;
 }
 
 struct match *match_new(const struct kb *kb, struct kb *diag_kb,
@@ -1027,6 +1111,7 @@ void match_free(struct match **mp)
 		bot_free(m->ex[i].w);
 	}
 	bot_free(m->ex);
+	bot_free(m->ex_first);
 	bot_free(m->ph);
 	postings_free(m->ph_post, m->nv);
 	postings_free(m->ex_post, m->nv);
@@ -1034,13 +1119,15 @@ void match_free(struct match **mp)
 	bot_free(m->idf);
 	bot_free(m->vw);
 	bot_free(m->root);
+	bot_free(m->dg_first);
+	bot_free(m->dg_pat);
+	bot_free(m->pat_always);
+	bot_free(m->pat_ok);
 	bot_free(m->ex_acc);
-	bot_free(m->ex_gen);
 	bot_free(m->ph_cnt);
 	bot_free(m->ph_gen);
 	bot_free(m->kw_acc);
 	bot_free(m->dice);
-	bot_free(m->touched);
 	bot_free(m->tok);
 	text_free(&m->text);
 	bot_free(m);
@@ -1093,13 +1180,40 @@ static void query_weigh(struct match *m, float *qnorm, float *known,
 	}
 }
 
+/*
+ * Each intent's best Dice coefficient.  All its examples, not just those
+ * the message reached: the stop words reach nearly all of them anyway,
+ * and a branch-free pass over one array beats chasing a list.  An example
+ * not reached has 0 and cannot beat the start value 0.  The four running
+ * maxima let the divisions overlap; a maximum does not depend on order.
+ */
+static float examples_best(const struct match *m, size_t ii, float qshare)
+{
+	float b[4] = { 0, 0, 0, 0 }, d;
+	size_t e = m->ex_first[ii], end = m->ex_first[ii + 1], k;
+
+	for (; e + 4 <= end; e += 4)
+		for (k = 0; k < 4; k++) {
+			d = m->ex_acc[e + k] /
+			    (qshare + m->ex[e + k].norm_share);
+			b[k] = d > b[k] ? d : b[k];
+		}
+	for (; e < end; e++) {
+		d = m->ex_acc[e] / (qshare + m->ex[e].norm_share);
+		b[0] = d > b[0] ? d : b[0];
+	}
+	b[0] = b[1] > b[0] ? b[1] : b[0];
+	b[2] = b[3] > b[2] ? b[3] : b[2];
+	return b[2] > b[0] ? b[2] : b[0];
+}
+
 /* Accumulate, per example, the weight of the words it shares with the
  * message; then keep each intent's best Dice coefficient. */
 static void examples_score(struct match *m, float qnorm)
 {
 	size_t i, k;
 
-	m->n_touched = 0;
+	memset(m->ex_acc, 0, m->n_ex * sizeof(*m->ex_acc));
 	for (i = 0; i < m->tok->n; i++) {
 		const struct text_token *t = &m->tok->tok[i];
 		const struct postings *p;
@@ -1113,28 +1227,12 @@ static void examples_score(struct match *m, float qnorm)
 		if (k < i)
 			continue;
 		p = &m->ex_post[m->root[t->vocab]];
-		for (k = 0; k < (size_t)p->n; k++) {
-			int e = p->v[k];
-
-			if (e == m->skip_ex)
-				continue;
-			if (m->ex_gen[e] != m->gen) {
-				m->ex_gen[e] = m->gen;
-				m->ex_acc[e] = 0;
-				m->touched[m->n_touched++] = e;
-			}
-			m->ex_acc[e] += m->qw[i];
-		}
+		for (k = 0; k < (size_t)p->n; k++)
+			if (p->v[k] != m->skip_ex)
+				m->ex_acc[p->v[k]] += m->qw[i];
 	}
-	memset(m->dice, 0, m->kb->n_intents * sizeof(*m->dice));
-	for (i = 0; i < m->n_touched; i++) {
-		const struct example *e = &m->ex[m->touched[i]];
-		float d = m->ex_acc[m->touched[i]] /
-			  (QUERY_SHARE * qnorm + (1 - QUERY_SHARE) * e->norm);
-
-		if (d > m->dice[e->intent])
-			m->dice[e->intent] = d;
-	}
+	for (i = 0; i < m->kb->n_intents; i++)
+		m->dice[i] = examples_best(m, i, QUERY_SHARE * qnorm);
 }
 
 static void keywords_score(struct match *m)
@@ -1165,9 +1263,8 @@ static int pattern_hit(struct match *m, size_t ii)
 	 * for valid UTF-8 once, in text_analyze(), and every code is JIT
 	 * compiled (match_new() fails otherwise).
 	 */
-	for (j = 0; j < ci->n; j++)
-		if (dg_possible(m, &ci->re[j]) &&
-		    pcre2_jit_match(ci->re[j].re, (PCRE2_SPTR)m->tok->folded,
+	for (j = dg_next(m, ci, 0); j < ci->n; j = dg_next(m, ci, j + 1))
+		if (pcre2_jit_match(ci->re[j].re, (PCRE2_SPTR)m->tok->folded,
 				    m->tok->folded_len, 0, 0, m->md,
 				    m->mctx) >= 0)
 			return 1;
@@ -1262,6 +1359,25 @@ static void entities_resolve(struct match *m, struct match_result *res)
 }
 
 /*
+ * 'a' then 'b' into 'out' as snprintf(out, size, "%s%s", a, b) would put
+ * them, without printf (this runs for words of many questions); returns
+ * the length written.
+ */
+static size_t join_words(char *out, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > size - 1)
+		la = size - 1;
+	if (lb > size - 1 - la)
+		lb = size - 1 - la;
+	memcpy(out, a, la);
+	memcpy(out + la, b, lb);
+	out[la + lb] = '\0';
+	return la + lb;
+}
+
+/*
  * German separable verbs: "Wie melde ich meinen Wohnsitz ab?" means
  * "abmelden".  When the message ends in a particle, the first earlier word
  * that forms a known word with it takes that meaning.
@@ -1290,8 +1406,8 @@ static void separable_join(struct match *m)
 
 		if (t->flags & (TEXT_STOP | TEXT_NUMBER | TEXT_PART))
 			continue;
-		snprintf(word, sizeof(word), "%s%s", part[k], t->word);
-		text_stem(m->text, word, strlen(word), stem, sizeof(stem));
+		text_stem(m->text, word, join_words(word, sizeof(word), part[k],
+						     t->word), stem, sizeof(stem));
 		v = text_vocab_find(m->text, stem);
 		if (v < 0)
 			continue;
@@ -1329,9 +1445,9 @@ static void zu_infinitive(struct match *m)
 			    strncmp(t->word + pl, "zu", 2) ||
 			    strlen(t->word) < pl + 6)
 				continue;
-			snprintf(word, sizeof(word), "%s%s", part[k],
-				 t->word + pl + 2);
-			text_stem(m->text, word, strlen(word), stem, sizeof(stem));
+			text_stem(m->text, word,
+				  join_words(word, sizeof(word), part[k],
+					     t->word + pl + 2), stem, sizeof(stem));
 			v = text_vocab_find(m->text, stem);
 			if (v >= 0) {
 				t->vocab = v;

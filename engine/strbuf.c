@@ -92,15 +92,37 @@ int strbuf_addch(struct strbuf *sb, int c)
 	return strbuf_add(sb, &ch, 1);
 }
 
+/* 1 when 'extra' more bytes stay within the cap (as strbuf_grow() checks). */
+static int strbuf_fits(const struct strbuf *sb, size_t extra)
+{
+	size_t cap = sb->cap ? sb->cap : STRBUF_DEFAULT_CAP;
+
+	return extra <= cap && sb->len <= cap - extra;
+}
+
+/*
+ * Format straight into the spare room first: most appends fit, and then
+ * vsnprintf() runs once instead of once to measure and once to write.
+ * Whatever it wrote past the content is cut off again on failure.
+ */
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
+	size_t room = sb->alloc > sb->len ? sb->alloc - sb->len : 0;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? sb->buf + sb->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || strbuf_grow(sb, (size_t)n))
+	if (n >= 0 && (size_t)n < room && strbuf_fits(sb, (size_t)n)) {
+		sb->len += (size_t)n;	/* vsnprintf() wrote the NUL */
+		return BOT_OK;
+	}
+	if (room)
+		sb->buf[sb->len] = '\0';
+	if (n < 0 || !strbuf_fits(sb, (size_t)n))
+		return BOT_ENOMEM;
+	if (strbuf_grow(sb, (size_t)n))
 		return BOT_ENOMEM;
 	va_start(ap, fmt);
 	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);

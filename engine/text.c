@@ -2094,7 +2094,7 @@ static int tok_add(struct text *t, struct text_tokens *out, size_t start,
 	if (i == NONE)
 		return tok_unknown(t, out, idx, n);
 	tok_known(t, tk, &WORDS(t)[i]);
-	tk->stem = pool_add(out, tk->stem, strlen(tk->stem));
+	tk->stem = pool_add(out, tk->stem, WORDS(t)[i].stem_len);
 	if (!tk->stem) {
 		out->n--;
 		return -1;

@@ -74,6 +74,57 @@ static void test_bad_patterns_reported_with_position(void **state)
 	kb_free(&kb);
 }
 
+/*
+ * The prefilter files patterns under their word-start keys; an intent
+ * with more patterns than one 64-bit word of the pattern set holds must
+ * still find the one that matches, filtered or not, and only that one.
+ */
+static void test_prefilter_many_patterns(void **state)
+{
+	static const char *const head =
+		"settings:\n  city: Teststadt\n  threshold: 0.5\n"
+		"  fallback: Nichts.\n"
+		"intents:\n  - id: eins\n    title: Eins\n"
+		"    examples: [Alpha beta]\n    answer: Eins.\n"
+		"  - id: viele\n    title: Viele\n"
+		"    examples: [Gamma delta]\n    answer: Viele.\n"
+		"    patterns:\n";
+	struct bot_err err = { 0 };
+	struct match_result res;
+	struct strbuf y = STRBUF_INIT;
+	struct kb *kb;
+	struct match *m;
+	int i;
+
+	(void)state;
+	assert_int_equal(strbuf_adds(&y, head), 0);
+	for (i = 0; i < 70; i++)	/* filtered: a word must start "qz<i>" */
+		assert_int_equal(strbuf_addf(&y, "      - '\\bqz%dx'\n", i), 0);
+	assert_int_equal(strbuf_adds(&y, "      - '\\bzebra\\w*'\n"
+				     "      - 'elch$'\n"), 0);
+	kb = kb_load_buffer("many.yaml", y.buf, y.len, &err);
+	assert_non_null(kb);
+	m = match_new(kb, NULL, &err);
+	assert_non_null(m);
+	assert_int_equal(match_run(m, "hallo qz66x", 11, &res, &err), 0);
+	assert_string_equal(res.intent->id, "viele");
+	assert_true(res.cand[0].pattern);
+	assert_int_equal(match_run(m, "hallo qz3x", 10, &res, &err), 0);
+	assert_true(res.cand[0].pattern);
+	assert_int_equal(match_run(m, "die zebras", 10, &res, &err), 0);
+	assert_true(res.cand[0].pattern);
+	/* no word-start key: only the unfiltered pattern can see it */
+	assert_int_equal(match_run(m, "ein kleiner elch", 16, &res, &err), 0);
+	assert_true(res.cand[0].pattern);
+	/* "qz66" inside a word, or without its 'x': nothing matches */
+	assert_int_equal(match_run(m, "aqz66x qz66", 11, &res, &err), 0);
+	for (i = 0; i < (int)res.n_cand; i++)
+		assert_false(res.cand[i].pattern);
+	match_free(&m);
+	kb_free(&kb);
+	strbuf_release(&y);
+}
+
 /* What 'amtsbot ask --explain' shows editors. */
 static void test_explain(void **state)
 {
@@ -143,6 +194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ranking_and_topics),
 		cmocka_unit_test(test_bad_patterns_reported_with_position),
+		cmocka_unit_test(test_prefilter_many_patterns),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_invalid_utf8_and_huge_input),
 		cmocka_unit_test(test_allocation_failures),
