@@ -3,7 +3,6 @@
  * process, schema migrations keyed on PRAGMA user_version, and one
  * prepared statement per query, prepared in store_open() and reused.
  */
-#define _GNU_SOURCE	/* SCHED_IDLE */
 #include "bot.h"
 #include "store.h"
 
@@ -16,7 +15,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <openssl/crypto.h>
@@ -157,16 +155,23 @@ static const char *const store_migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  answer INTEGER,"	/* answers.id; then payload is the reply_to */
 	"  netiquette TEXT, closest TEXT,"
+	"  ord INTEGER,"	/* order of writing within a second */
 	"  PRIMARY KEY (conv, seq)) WITHOUT ROWID;"
 	"INSERT INTO messages5 SELECT c.num, m.seq, m.role, m.client_id,"
 	"  m.text, m.intent, m.service, m.office, m.confidence,"
 	"  m.handoff_reason, m.payload, m.state, m.created, m.answer,"
-	"  m.netiquette, m.closest"
+	"  m.netiquette, m.closest, m.rowid"
 	"  FROM messages m JOIN conversations c ON c.id = m.conv;"
 	"DROP TRIGGER conversations_delete;"
 	"DROP TABLE messages;"
 	"ALTER TABLE messages5 RENAME TO messages;"
-	"CREATE INDEX messages_created ON messages(created, role, intent,"
+	/*
+	 * The statistics' covering index, now in the order of writing: keyed
+	 * (created, role, intent, ...), the messages of one second went to
+	 * scattered places (one per intent and conversation), a page
+	 * written for almost every message; (created, ord) appends.
+	 */
+	"CREATE INDEX messages_created ON messages(created, ord, role, intent,"
 	"  service, netiquette, handoff_reason);"
 	"CREATE TRIGGER conversations_delete AFTER DELETE ON conversations"
 	"  BEGIN DELETE FROM messages WHERE conv = old.num;"
@@ -266,9 +271,9 @@ static const char *const store_sql[ST_NUM] = {
 		" LIMIT 16",
 	[ST_MSG_ADD] = "INSERT INTO messages (conv, seq, role, client_id,"
 		" text, intent, service, office, confidence, handoff_reason,"
-		" payload, created, state, netiquette, closest, answer)"
+		" payload, created, state, netiquette, closest, answer, ord)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		" ?14, ?15, ?16)",
+		" ?14, ?15, ?16, ?17)",
 	[ST_MSG_NEXT] = "SELECT seq, role = 'citizen' FROM messages"
 		" WHERE conv = ?1 AND seq > ?2 ORDER BY seq",
 	[ST_MSG_AFTER] = "SELECT m.seq, m.role, m.client_id,"
@@ -574,16 +579,7 @@ static void *store_ckpt_run(void *arg)
 {
 	struct store_ckpt *c = arg;
 	struct timespec ts = { 0, STORE_CKPT_MS * 1000000L };
-	struct sched_param idle = { 0 };
 
-	/*
-	 * Copying the WAL back is work for the loop's idle time: as an
-	 * ordinary thread on the server's core it took time slices of
-	 * several milliseconds from the loop in the middle of a burst of
-	 * replies.  When the loop never idles, the loop checkpoints itself
-	 * (store_wal_bound).  Failure only costs latency.
-	 */
-	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
 	while (!atomic_load(&c->stop)) {
 		nanosleep(&ts, NULL);
 		(void)sqlite3_wal_checkpoint_v2(c->db, NULL,
@@ -1346,6 +1342,7 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 	}
 	sqlite3_bind_int64(st, 1, e->num);
 	sqlite3_bind_int64(st, 2, m->seq);
+	sqlite3_bind_int64(st, 17, s->ord++);
 	store_bind_text(st, 3, m->role);
 	store_bind_text(st, 4, m->client_id);
 	store_bind_text(st, 6, m->intent);

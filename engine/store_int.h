@@ -35,6 +35,7 @@ struct store {
 	int wal_frames;		/* frames in the WAL after the last commit */
 	struct store_seqs *seqs;	/* last seq per conversation (store.c) */
 	struct store_answers *answers;	/* answer bodies stored (store.c) */
+	int64_t ord;		/* next messages.ord (store.c) */
 };
 
 /* Migrations defined by the other files (see store_migrations in store.c). */
