@@ -571,20 +571,27 @@ struct store_ckpt {
 	pthread_t thread;
 	sqlite3 *db;
 	atomic_int stop;
+	atomic_int log;		/* frames in the WAL at its last checkpoint */
+	atomic_int done;	/* of which copied back */
 };
 
-#define STORE_CKPT_MS 200
+#define STORE_CKPT_MS 20
 
 static void *store_ckpt_run(void *arg)
 {
 	struct store_ckpt *c = arg;
 	struct timespec ts = { 0, STORE_CKPT_MS * 1000000L };
 
+	int log, done;
+
 	while (!atomic_load(&c->stop)) {
 		nanosleep(&ts, NULL);
-		(void)sqlite3_wal_checkpoint_v2(c->db, NULL,
-						SQLITE_CHECKPOINT_PASSIVE,
-						NULL, NULL);
+		if (sqlite3_wal_checkpoint_v2(c->db, NULL,
+					      SQLITE_CHECKPOINT_PASSIVE,
+					      &log, &done) != SQLITE_OK)
+			log = done = 0;
+		atomic_store(&c->log, log);
+		atomic_store(&c->done, done);
 	}
 	return NULL;
 }
@@ -612,6 +619,8 @@ int store_checkpointer_start(struct store *s, struct bot_err *err)
 		return BOT_EDB;
 	}
 	atomic_init(&c->stop, 0);
+	atomic_init(&c->log, 0);
+	atomic_init(&c->done, 0);
 	if (pthread_create(&c->thread, NULL, store_ckpt_run, c)) {
 		sqlite3_close(c->db);
 		bot_free(c);
@@ -646,8 +655,36 @@ static int store_wal_frames(void *arg, sqlite3 *db, const char *name,
 	return SQLITE_OK;
 }
 
+/*
+ * The thread's checkpoints end a few commits behind, and a WAL starts
+ * over only when a write begins with every frame copied back.  So once
+ * the thread has copied all but a few frames, the loop copies those
+ * itself right after a commit, and the next write restarts the WAL.
+ * Without this every WAL grew to the bound below, whose checkpoint
+ * stalled the loop for tens of milliseconds.
+ */
+#define STORE_WAL_TAIL 512
+
+static void store_wal_tail(struct store *s)
+{
+	int log = atomic_load(&s->ckpt->log);
+	int done = atomic_load(&s->ckpt->done);
+
+	/* 'log' above the WAL's frames: numbers from before a restart */
+	if (s->wal_frames <= STORE_WAL_TAIL || log > s->wal_frames ||
+	    s->wal_frames - done > STORE_WAL_TAIL)
+		return;
+	(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					NULL, NULL);
+	atomic_store(&s->ckpt->log, 0);
+	atomic_store(&s->ckpt->done, 0);
+	s->wal_frames = 0;
+}
+
 static void store_wal_bound(struct store *s)
 {
+	if (s->ckpt)
+		store_wal_tail(s);
 	if (s->wal_frames < STORE_WAL_MAX_FRAMES)
 		return;
 	s->wal_frames = 0;
