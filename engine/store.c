@@ -564,7 +564,8 @@ void store_close(struct store **sp)
  * of milliseconds; done by SQLite's automatic checkpoint inside a commit it
  * stalls every connection of the event loop.  This thread does it on its
  * own connection instead (SQLite allows that in WAL mode: PASSIVE never
- * blocks the writer), and the main connection never checkpoints itself.
+ * blocks the writer); the main connection copies only the last few
+ * frames (store_wal_tail) or, past a bound, the rest (store_wal_bound).
  * The thread touches nothing but its connection and the stop flag.
  */
 struct store_ckpt {
@@ -830,8 +831,8 @@ static struct store_seq *store_seq_slot(struct store *s, const char *conv)
  * A conversation id: the creation time (32 bits of seconds) and 96 bits
  * from getrandom().  The random part makes ids unguessable; the time
  * prefix keeps the conversations that are active now together at the end
- * of every index keyed by conversation, so a busy server writes a few hot
- * pages per commit instead of one random page per message and index.
+ * of the index on conversations.id.  Messages are keyed by the
+ * conversation's number instead (conversations.num, schema 5).
  */
 static int store_new_id(time_t now, char *id, struct bot_err *err)
 {
