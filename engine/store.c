@@ -566,7 +566,7 @@ void store_close(struct store **sp)
  * own connection instead (SQLite allows that in WAL mode: PASSIVE never
  * blocks the writer); the main connection copies only the last few
  * frames (store_wal_tail) or, past a bound, the rest (store_wal_bound).
- * The thread touches nothing but its connection and the stop flag.
+ * The thread touches nothing but its connection and the atomics below.
  */
 struct store_ckpt {
 	pthread_t thread;
