@@ -859,91 +859,143 @@ static int json_stats_share(struct strbuf *sb, const struct stats_row *rows,
 	return rc || strbuf_addch(sb, '}');
 }
 
-/* "totals":{...},"groups":{"intent":{...},...} */
-static int json_stats_figures(struct strbuf *sb, const struct stats_row *rows,
-			      size_t n)
+/*
+ * "totals":{...}: stats_rows() puts the totals first, and only they have
+ * no ':' in their key; '*end' gets the index of the first group row.
+ */
+static int json_stats_totals(struct strbuf *sb, const struct stats_row *rows,
+			     size_t n, size_t *end)
 {
-	const char *colon;
-	size_t i, glen, open = 0, open_len = 0;
-	int rc = json_key(sb, "totals", 0) || strbuf_addch(sb, '{');
-	int first = 1, first_group = 1;
+	size_t i;
 
-	for (i = 0; !rc && i < n && !strchr(rows[i].key, ':'); i++, first = 0)
-		rc = json_stats_pair(sb, rows[i].key, strlen(rows[i].key), &rows[i],
-				     first);
-	rc = rc || strbuf_addch(sb, '}') || json_key(sb, "groups", 0) ||
-	     strbuf_addch(sb, '{');
-	for (; !rc && i < n; i++) {
+	if (json_key(sb, "totals", 0) || strbuf_addch(sb, '{'))
+		return 1;
+	for (i = 0; i < n && !strchr(rows[i].key, ':'); i++)
+		if (json_stats_pair(sb, rows[i].key, strlen(rows[i].key),
+				    &rows[i], !i))
+			return 1;
+	*end = i;
+	return strbuf_addch(sb, '}');
+}
+
+/* Whether "group:" of 'key' (group 'len' bytes) is the group still open;
+ * 'open' is NULL before the first group. */
+static int json_stats_same_group(const char *open, size_t open_len,
+				 const char *key, size_t len)
+{
+	return open && len == open_len && !strncmp(open, key, len);
+}
+
+/*
+ * "groups":{"intent":{"name":{...},...},...}.  A group is opened whenever
+ * the prefix changes, so the rows must come grouped (stats_rows() order);
+ * a row without ':' among them is not a group row and is left out.
+ */
+static int json_stats_groups(struct strbuf *sb, const struct stats_row *rows,
+			     size_t i, size_t n)
+{
+	const char *colon, *open = NULL;
+	size_t len, open_len = 0;
+	int first = 1;
+
+	if (json_key(sb, "groups", 0) || strbuf_addch(sb, '{'))
+		return 1;
+	for (; i < n; i++) {
 		colon = strchr(rows[i].key, ':');
 		if (!colon)
 			continue;
-		glen = (size_t)(colon - rows[i].key);
-		if (first_group || glen != open_len ||
-		    strncmp(rows[open].key, rows[i].key, glen)) {
-			rc = (!first_group && strbuf_adds(sb, "},")) ||
-			     json_str_add(sb, rows[i].key, glen) ||
-			     strbuf_adds(sb, ":{");
-			first_group = 0;
+		len = (size_t)(colon - rows[i].key);
+		if (!json_stats_same_group(open, open_len, rows[i].key, len)) {
+			if ((open && strbuf_adds(sb, "},")) ||
+			    json_str_add(sb, rows[i].key, len) ||
+			    strbuf_adds(sb, ":{"))
+				return 1;
+			open = rows[i].key;
+			open_len = len;
 			first = 1;
-			open = i;
-			open_len = glen;
 		}
-		rc = rc || json_stats_pair(sb, colon + 1, strlen(colon + 1),
-					   &rows[i], first);
+		if (json_stats_pair(sb, colon + 1, strlen(colon + 1), &rows[i],
+				    first))
+			return 1;
 		first = 0;
 	}
-	if (!rc && !first_group)
-		rc = strbuf_addch(sb, '}');
-	return rc || strbuf_addch(sb, '}') || json_stats_share(sb, rows, n);
+	return (open && strbuf_addch(sb, '}')) || strbuf_addch(sb, '}');
 }
 
-static int json_stats_lists(struct strbuf *sb, const struct json_stats *st)
+/* "totals":{...},"groups":{"intent":{...},...},"answered_share":{...} */
+static int json_stats_figures(struct strbuf *sb, const struct stats_row *rows,
+			      size_t n)
+{
+	size_t end = 0;
+
+	return json_stats_totals(sb, rows, n, &end) ||
+	       json_stats_groups(sb, rows, end, n) ||
+	       json_stats_share(sb, rows, n);
+}
+
+/* One entry of a list below; 'i' indexes the list of the same name. */
+typedef int (*json_stats_item_fn)(struct strbuf *sb,
+				  const struct json_stats *st, size_t i);
+
+static int json_stats_unanswered(struct strbuf *sb,
+				 const struct json_stats *st, size_t i)
+{
+	const struct stats_group *g = &st->groups[i];
+
+	return strbuf_adds(sb, "{\"text\":") || json_opt(sb, g->text) ||
+	       strbuf_addf(sb, ",\"count\":%zu,\"variants\":%zu,\"closest\":",
+			   g->n, g->n_variants) ||
+	       json_opt(sb, g->closest) || strbuf_addch(sb, '}');
+}
+
+static int json_stats_suggestion(struct strbuf *sb,
+				 const struct json_stats *st, size_t i)
+{
+	const struct json_stats_sugg *s = &st->sugg[i];
+
+	return strbuf_adds(sb, "{\"day\":") || json_opt(sb, s->day) ||
+	       json_key(sb, "channel", 0) || json_opt(sb, s->channel) ||
+	       json_key(sb, "text", 0) || json_opt(sb, s->text) ||
+	       strbuf_addch(sb, '}');
+}
+
+static int json_stats_stale(struct strbuf *sb, const struct json_stats *st,
+			    size_t i)
+{
+	const struct stats_stale *s = &st->stale[i];
+
+	return strbuf_adds(sb, "{\"kind\":") || json_opt(sb, s->kind) ||
+	       json_key(sb, "id", 0) || json_opt(sb, s->id) ||
+	       json_key(sb, "name", 0) || json_opt(sb, s->name) ||
+	       json_key(sb, "team", 0) || json_opt(sb, s->team) ||
+	       json_key(sb, "reviewed", 0) || json_opt(sb, s->reviewed) ||
+	       strbuf_addch(sb, '}');
+}
+
+/* ,"key":[item,...]: one loop for the three lists, which differ only in
+ * their entries. */
+static int json_stats_list(struct strbuf *sb, const char *key, size_t n,
+			   json_stats_item_fn item, const struct json_stats *st)
 {
 	size_t i;
-	int rc = 0;
 
-	if (st->groups) {
-		rc = json_key(sb, "unanswered", 0) || strbuf_addch(sb, '[');
-		for (i = 0; !rc && i < st->n_groups; i++)
-			rc = (i && strbuf_addch(sb, ',')) ||
-			     strbuf_adds(sb, "{\"text\":") ||
-			     json_opt(sb, st->groups[i].text) ||
-			     strbuf_addf(sb, ",\"count\":%zu,\"variants\":%zu,"
-					 "\"closest\":", st->groups[i].n,
-					 st->groups[i].n_variants) ||
-			     json_opt(sb, st->groups[i].closest) ||
-			     strbuf_addch(sb, '}');
-		rc = rc || strbuf_addch(sb, ']');
-	}
-	if (!rc && st->sugg) {
-		rc = json_key(sb, "suggestions", 0) || strbuf_addch(sb, '[');
-		for (i = 0; !rc && i < st->n_sugg; i++)
-			rc = (i && strbuf_addch(sb, ',')) ||
-			     strbuf_adds(sb, "{\"day\":") ||
-			     json_opt(sb, st->sugg[i].day) ||
-			     json_key(sb, "channel", 0) ||
-			     json_opt(sb, st->sugg[i].channel) ||
-			     json_key(sb, "text", 0) ||
-			     json_opt(sb, st->sugg[i].text) || strbuf_addch(sb, '}');
-		rc = rc || strbuf_addch(sb, ']');
-	}
-	if (!rc && st->stale) {
-		rc = json_key(sb, "stale", 0) || strbuf_addch(sb, '[');
-		for (i = 0; !rc && i < st->n_stale; i++)
-			rc = (i && strbuf_addch(sb, ',')) ||
-			     strbuf_adds(sb, "{\"kind\":") ||
-			     json_opt(sb, st->stale[i].kind) ||
-			     json_key(sb, "id", 0) || json_opt(sb, st->stale[i].id) ||
-			     json_key(sb, "name", 0) ||
-			     json_opt(sb, st->stale[i].name) ||
-			     json_key(sb, "team", 0) ||
-			     json_opt(sb, st->stale[i].team) ||
-			     json_key(sb, "reviewed", 0) ||
-			     json_opt(sb, st->stale[i].reviewed) ||
-			     strbuf_addch(sb, '}');
-		rc = rc || strbuf_addch(sb, ']');
-	}
-	return rc;
+	if (json_key(sb, key, 0) || strbuf_addch(sb, '['))
+		return 1;
+	for (i = 0; i < n; i++)
+		if ((i && strbuf_addch(sb, ',')) || item(sb, st, i))
+			return 1;
+	return strbuf_addch(sb, ']');
+}
+
+/* The lists the caller asked for: a NULL list is left out, not empty. */
+static int json_stats_lists(struct strbuf *sb, const struct json_stats *st)
+{
+	return (st->groups && json_stats_list(sb, "unanswered", st->n_groups,
+					      json_stats_unanswered, st)) ||
+	       (st->sugg && json_stats_list(sb, "suggestions", st->n_sugg,
+					    json_stats_suggestion, st)) ||
+	       (st->stale && json_stats_list(sb, "stale", st->n_stale,
+					     json_stats_stale, st));
 }
 
 int json_stats_add(struct strbuf *sb, const struct json_stats *st)

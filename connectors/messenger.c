@@ -1025,42 +1025,84 @@ static int msgr_client_read(struct lws *wsi)
 	return lws_http_client_read(wsi, &px, &lenx) < 0 ? -1 : 0;
 }
 
-/* The client side of the callback; returns -2 when not a client reason. */
+/* Whether 'wsi' carries the call in flight: a stray or late wsi (one whose
+ * call already ended) must not touch the next call's state. */
+static int msgr_client_mine(const struct msgr_vhd *vhd, const struct lws *wsi)
+{
+	return vhd->call.active && vhd->call.wsi == wsi;
+}
+
+/* The status line arrived: kept for msgr_call_done(), which judges it. */
+static int msgr_client_status(struct msgr_vhd *vhd, struct lws *wsi)
+{
+	if (msgr_client_mine(vhd, wsi))
+		vhd->call.status = (int)lws_http_client_http_response(wsi);
+	return 0;
+}
+
+/* A piece of the response body: collected whole, since an error object
+ * from the Graph API is only parsed once the response is complete. */
+static int msgr_client_body(struct msgr_vhd *vhd, struct lws *wsi,
+			    const void *in, size_t len)
+{
+	if (msgr_client_mine(vhd, wsi) && strbuf_add(&vhd->call.resp, in, len))
+		return -1;
+	return 0;
+}
+
+/* The response is complete: judge it, and close the connection (-1),
+ * since every call opens its own. */
+static int msgr_client_completed(struct msgr_vhd *vhd, struct lws *wsi)
+{
+	if (msgr_client_mine(vhd, wsi))
+		msgr_call_done(vhd, NULL);
+	return -1;
+}
+
+/* The connect failed.  That can happen inside
+ * lws_client_connect_via_info(), before the call knows its wsi, so an
+ * active call without one counts as ours too. */
+static int msgr_client_failed(struct msgr_vhd *vhd, struct lws *wsi,
+			      const void *in)
+{
+	if (msgr_client_mine(vhd, wsi) || (vhd->call.active && !vhd->call.wsi))
+		msgr_call_done(vhd, in ? (const char *)in : "connection error");
+	return 0;
+}
+
+/* Closed before the response was complete (after it, the call is done and
+ * no longer mine): a failure to retry. */
+static int msgr_client_closed(struct msgr_vhd *vhd, struct lws *wsi)
+{
+	if (msgr_client_mine(vhd, wsi))
+		msgr_call_done(vhd, "connection closed");
+	return 0;
+}
+
+/* The client side of the callback; returns -2 when not a client reason.
+ * In the order of a call: request, response, end. */
 static int msgr_client_cb(struct msgr_vhd *vhd, struct lws *wsi,
 			  enum lws_callback_reasons reason, void *in,
 			  size_t len)
 {
-	struct msgr_call *c = &vhd->call;
-	int mine = c->active && c->wsi == wsi;
-
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return mine ? msgr_client_headers(vhd, wsi, in, len) : -1;
+		return msgr_client_mine(vhd, wsi) ?
+		       msgr_client_headers(vhd, wsi, in, len) : -1;
 	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
 		return msgr_client_write(vhd, wsi);
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		if (mine)
-			c->status = (int)lws_http_client_http_response(wsi);
-		return 0;
+		return msgr_client_status(vhd, wsi);
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
 		return msgr_client_read(wsi);
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		if (mine && strbuf_add(&c->resp, in, len))
-			return -1;
-		return 0;
+		return msgr_client_body(vhd, wsi, in, len);
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		if (mine)
-			msgr_call_done(vhd, NULL);
-		return -1;
+		return msgr_client_completed(vhd, wsi);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (mine || (c->active && !c->wsi))
-			msgr_call_done(vhd, in ? (const char *)in :
-				       "connection error");
-		return 0;
+		return msgr_client_failed(vhd, wsi, in);
 	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-		if (mine)
-			msgr_call_done(vhd, "connection closed");
-		return 0;
+		return msgr_client_closed(vhd, wsi);
 	default:
 		return -2;
 	}
