@@ -582,6 +582,39 @@ static struct agent_addr *agent_addr_get(struct agent_hub *h, const char *addr)
 	return old;
 }
 
+/* conf agent_auth_failures, at most what a ring holds */
+static long agent_limit(const struct server *s)
+{
+	long limit = s->conf->auth_failures;
+
+	return limit > AGENT_FAILS_MAX ? AGENT_FAILS_MAX : limit;
+}
+
+int agent_auth_blocked(struct server *s, const char *addr)
+{
+	long limit = agent_limit(s);
+	time_t now = time(NULL);
+	struct agent_addr *ad;
+
+	if (!s->agents)
+		return 0;
+	ad = agent_addr_get(s->agents, addr);
+	ad->last = now;
+	return agent_fails_count(&ad->fails, limit, now) >= limit;
+}
+
+void agent_auth_failed(struct server *s, const char *addr)
+{
+	time_t now = time(NULL);
+	struct agent_addr *ad;
+
+	if (!s->agents)
+		return;
+	ad = agent_addr_get(s->agents, addr);
+	ad->last = now;
+	agent_fails_add(&ad->fails, agent_limit(s), now);
+}
+
 struct agent_find {
 	char hash[STORE_HASH_HEX + 1];
 	int found;
@@ -628,17 +661,14 @@ static void agent_welcome(struct agent_hub *h, struct agent_conn *a)
 static void agent_auth(struct agent_hub *h, struct agent_conn *a,
 		       const struct json_agent *m)
 {
-	long limit = h->srv->conf->auth_failures;
-	struct agent_addr *ad = agent_addr_get(h, a->addr);
+	long limit = agent_limit(h->srv);
 	struct agent_find f = { 0 };
 	struct bot_err err = { 0 };
 	time_t now = time(NULL);
+	/* the address first: its 'last' is refreshed either way */
+	int blocked = agent_auth_blocked(h->srv, a->addr);
 
-	if (limit > AGENT_FAILS_MAX)
-		limit = AGENT_FAILS_MAX;
-	ad->last = now;
-	if (agent_fails_count(&a->fails, limit, now) >= limit ||
-	    agent_fails_count(&ad->fails, limit, now) >= limit) {
+	if (blocked || agent_fails_count(&a->fails, limit, now) >= limit) {
 		log_msg(LOG_WARNING, "agent login from '%s' refused: too many "
 			"failures", a->addr);
 		agent_error(h, a, "too_many_attempts", NULL);
@@ -655,7 +685,7 @@ static void agent_auth(struct agent_hub *h, struct agent_conn *a,
 	}
 	if (!f.found) {
 		agent_fails_add(&a->fails, limit, now);
-		agent_fails_add(&ad->fails, limit, now);
+		agent_auth_failed(h->srv, a->addr);
 		log_msg(LOG_NOTICE, "failed agent login from '%s'", a->addr);
 		agent_error(h, a, "bad_token", NULL);
 		return;

@@ -59,4 +59,16 @@ int agent_citizen_message(struct server *s, const char *conv,
 /* The citizen of 'conv' has a connection again (1) or none left (0). */
 void agent_citizen_presence(struct server *s, const char *conv, int online);
 
+/*
+ * The login limit per remote address, shared by the agents' login and
+ * the editors' /stats/api: 1 when 'addr' (as lws_get_peer_simple() gives
+ * it) had conf agent_auth_failures failed logins in the last minute, so
+ * that even a valid token is refused.  agent_auth_failed() records one
+ * failure.  Up to 64 addresses are remembered, the longest unseen
+ * dropped first.  Without an agent hub (not started, or stopped) nothing
+ * is blocked or recorded.
+ */
+int agent_auth_blocked(struct server *s, const char *addr);
+void agent_auth_failed(struct server *s, const char *addr);
+
 #endif /* AGENT_H */

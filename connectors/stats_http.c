@@ -2,7 +2,9 @@
  * stats_http.c - one statistics report (two periods, unanswered
  * questions, suggestions, stale answers) for 'amtsbot stats' and for the
  * /stats page, whose API is here: GET /stats/api/report and
- * /stats/api/export.csv with an editor's token as a Bearer token.
+ * /stats/api/export.csv with an editor's token as a Bearer token.  Failed
+ * tokens count towards the agents' login limit per address (agent.c), so
+ * the API is no way round it.
  *
  * The report is computed on the service thread: a million messages take
  * a few hundred milliseconds, acceptable for a page a few editors open.
@@ -22,6 +24,7 @@
 #include "engine/store.h"
 #include "engine/strbuf.h"
 #include "engine/text.h"
+#include "agent.h"
 #include "server.h"
 
 #include "engine/banned.h"
@@ -265,7 +268,7 @@ static int stats_auth_one(void *arg, const struct store_agent *a)
 }
 
 /* 200 for an editor, 401 without a known token, 403 for other roles. */
-static int stats_http_auth(struct server *srv, struct lws *wsi)
+static int stats_http_token(struct server *srv, struct lws *wsi)
 {
 	char hdr[STATS_TOKEN_MAX + 16];
 	struct stats_auth au = { .found = 0 };
@@ -288,6 +291,32 @@ static int stats_http_auth(struct server *srv, struct lws *wsi)
 	return au.editor ? 200 : 403;
 }
 
+/*
+ * stats_http_token(), or 429 while the client's address is locked by
+ * failed logins here or on /agent/ws: then even an editor's token is
+ * refused.  A 401 counts when an Authorization header was sent (a page
+ * asking without one guesses nothing); a 403 token is valid, no failure.
+ */
+static int stats_http_auth(struct server *srv, struct lws *wsi)
+{
+	char addr[64] = "";
+	int rc;
+
+	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	if (agent_auth_blocked(srv, addr)) {
+		log_msg(LOG_WARNING, "stats login from '%s' refused: too many "
+			"failures", addr);
+		return 429;
+	}
+	rc = stats_http_token(srv, wsi);
+	if (rc == 401 &&
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+		agent_auth_failed(srv, addr);
+		log_msg(LOG_NOTICE, "failed stats login from '%s'", addr);
+	}
+	return rc;
+}
+
 static int stats_http_error(struct strbuf *body, int status, const char *code,
 			    const char *msg)
 {
@@ -296,6 +325,24 @@ static int stats_http_error(struct strbuf *body, int status, const char *code,
 	    strbuf_adds(body, "}\n"))
 		return -1;
 	return status;
+}
+
+/* The body of a request refused with 'status' by stats_http_auth(). */
+static int stats_http_refuse(struct strbuf *body, int status)
+{
+	switch (status) {
+	case 401:
+		return stats_http_error(body, 401, "auth_required", NULL);
+	case 403:
+		return stats_http_error(body, 403, "forbidden", "Nur für die "
+					"Redaktion (Rolle 'editor').");
+	case 429:
+		return stats_http_error(body, 429, "too_many_attempts", "Zu "
+					"viele fehlgeschlagene Anmeldungen. "
+					"Bitte warten Sie eine Minute.");
+	default:
+		return stats_http_error(body, status, "internal", NULL);
+	}
 }
 
 /* The value of ?name= in 'out' ("" when absent). */
@@ -356,10 +403,7 @@ int stats_http_handle(struct server *srv, struct lws *wsi, const char *uri,
 	else if (rc == 200)
 		rc = stats_http_report(srv, wsi, csv, body);
 	else
-		rc = stats_http_error(body, rc, rc == 403 ? "forbidden" :
-				      rc == 401 ? "auth_required" : "internal",
-				      rc == 403 ? "Nur für die Redaktion (Rolle "
-				      "'editor')." : NULL);
+		rc = stats_http_refuse(body, rc);
 	if (rc < 0)
 		return -1;
 	if (csv && rc == 200)

@@ -72,7 +72,8 @@ void stats_data_release(struct stats_data *d);
  * suggestions, stale answers) and /stats/api/export.csv, both with
  * ?since=YYYY-MM-DD&until=YYYY-MM-DD, for an agent with role 'editor'
  * named by "Authorization: Bearer TOKEN": 401 without a valid token, 403
- * for other roles, 400 for a bad date, 404 for other paths.  Fills 'body',
+ * for other roles, 429 while the address is locked after failed tokens
+ * (agent_auth_blocked), 400 for a bad date, 404 for other paths.  Fills 'body',
  * '*status' and '*type' (a static string).  -1 when out of memory.
  */
 int stats_http_handle(struct server *srv, struct lws *wsi, const char *uri,

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import time
 
-from wsclient import http_get
+from wsclient import WS, http_get
 from handoff_cases import Agent, Citizen, add_agent, expect, handoff_server, typ
 
 # (conversation, question, feedback): feedback True/False/None
@@ -223,6 +223,47 @@ def case_stats_http_auth(ctx):
     expect(st_ == 200 and b"st-login" in body, "/stats/ page: %d" % st_)
 
 
+def case_stats_http_limit(ctx):
+    """Failed tokens on /stats/api lock the address, there and on /agent/ws."""
+    s = handoff_server(ctx, "st-limit", ["--handoff-hours", "0", "--agent-auth-failures", "3"],
+                       [("erna", "buergerservice", "editor"),
+                        ("anton", "buergerservice", "agent")])
+    editor = {"Authorization": "Bearer " + s.tokens["erna"]}
+    try:
+        for _ in range(4):  # neither a valid agent token nor no token at all counts
+            st_, _, _ = http_get(s.port, "/stats/api/report",
+                                 {"Authorization": "Bearer " + s.tokens["anton"]})
+            expect(st_ == 403, "agent token: %d" % st_)
+            st_, _, _ = http_get(s.port, "/stats/api/report")
+            expect(st_ == 401, "no token: %d" % st_)
+        st_, _, _ = http_get(s.port, "/stats/api/report", editor)
+        expect(st_ == 200, "editor before the failures: %d" % st_)
+        for i in range(3):
+            st_, _, body = http_get(s.port, "/stats/api/export.csv",
+                                    {"Authorization": "Bearer " + "%064d" % i})
+            expect(st_ == 401 and json.loads(body)["error"] == "auth_required",
+                   "bad token %d: %d %r" % (i, st_, body))
+        for path in ("/stats/api/report", "/stats/api/export.csv"):
+            st_, hdrs, body = http_get(s.port, path, editor)
+            expect(st_ == 429 and hdrs.get("content-type", "").startswith("application/json"),
+                   "%s with the editor token while locked: %d %r" % (path, st_, body))
+            expect(json.loads(body) == {"error": "too_many_attempts", "message":
+                                        "Zu viele fehlgeschlagene Anmeldungen. "
+                                        "Bitte warten Sie eine Minute."}, "body %r" % body)
+        ws = WS(s.port, path="/agent/ws")  # one limit for both logins
+        try:
+            ws.send_json({"type": "auth", "token": s.tokens["anton"]})
+            e = ws.recv_json()
+            expect(e.get("code") == "too_many_attempts", "agent login: %r" % e)
+        finally:
+            ws.close()
+        log = s.log_text()
+        expect("failed stats login from '127.0.0.1'" in log and
+               "stats login from '127.0.0.1' refused" in log, "log: " + log[-1500:])
+    finally:
+        s.stop()
+
+
 def file_has(path, marker):
     try:
         with open(path, "rb") as f:
@@ -263,5 +304,6 @@ CASES = [
     ("stats: previous period and CSV", None, case_stats_previous_period),
     ("stats: unanswered questions grouped, suggestions, suggest", None, case_stats_unanswered),
     ("stats: /stats/api for editors only", None, case_stats_http_auth),
+    ("stats: failed /stats/api logins lock the address", None, case_stats_http_limit),
     ("stats: purge removes text, keeps figures", None, case_stats_purge),
 ]
