@@ -261,9 +261,9 @@ static const char *const store_sql[ST_NUM] = {
 		" WHERE conv = c.num AND state IS NOT NULL ORDER BY seq DESC"
 		" LIMIT 1), c.state) FROM conversations c WHERE c.id = ?1",
 	[ST_CONV_STATE_MSG] = "UPDATE messages SET state = ?2 WHERE conv = "
-		"(SELECT num FROM conversations WHERE id = ?1)"
+		STORE_CONV_NUM
 		" AND seq = (SELECT max(seq) FROM messages WHERE conv = "
-		"(SELECT num FROM conversations WHERE id = ?1) AND state IS NOT NULL)",
+		STORE_CONV_NUM " AND state IS NOT NULL)",
 	[ST_CONV_TOUCH] = "UPDATE conversations SET last_seq = ?2, updated = ?3"
 		" WHERE id = ?1",
 	[ST_MSG_RECENT_IDS] = "SELECT seq, client_id FROM messages"
@@ -280,10 +280,10 @@ static const char *const store_sql[ST_NUM] = {
 		" coalesce(a.text, m.text), m.intent, m.service, m.office,"
 		" m.confidence, m.handoff_reason, m.payload, m.created, a.body"
 		" FROM messages m LEFT JOIN answers a ON a.id = m.answer"
-		" WHERE m.conv = (SELECT num FROM conversations WHERE id = ?1)"
+		" WHERE m.conv = " STORE_CONV_NUM
 		" AND m.seq > ?2 ORDER BY m.seq",
 	[ST_MSG_ROLE] = "SELECT role FROM messages WHERE conv = "
-		"(SELECT num FROM conversations WHERE id = ?1) AND seq = ?2",
+		STORE_CONV_NUM " AND seq = ?2",
 	[ST_FEEDBACK] = "INSERT INTO feedback (conv, seq, helpful, created)"
 		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (conv, seq) DO UPDATE"
 		" SET helpful = excluded.helpful, created = excluded.created",

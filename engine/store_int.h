@@ -38,6 +38,9 @@ struct store {
 	int64_t ord;		/* next messages.ord (store.c) */
 };
 
+/* SQL: the number (the key in messages) of conversation id ?1 */
+#define STORE_CONV_NUM "(SELECT num FROM conversations WHERE id = ?1)"
+
 /* Migrations defined by the other files (see store_migrations in store.c). */
 extern const char store_migration_messenger[];
 extern const char store_migration_stats[];

@@ -59,7 +59,7 @@ _Static_assert(SS_NUM <= 32, "store_stats.c has 32 statement slots");
 
 static const char *const ss_sql[SS_NUM] = {
 	[SS_MSG_NOTE] = "UPDATE messages SET netiquette = ?3, closest = ?4"
-		" WHERE conv = (SELECT num FROM conversations WHERE id = ?1)"
+		" WHERE conv = " STORE_CONV_NUM
 		" AND seq = ?2",
 	[SS_MSGS] = "SELECT created, role, intent, service, netiquette,"
 		" handoff_reason FROM messages INDEXED BY messages_created"
