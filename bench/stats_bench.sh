@@ -19,15 +19,19 @@ sqlite3 "$db" <<SQL
 PRAGMA synchronous=OFF;
 BEGIN;
 WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 124999)
-INSERT INTO conversations (num, id, channel, created, updated, last_seq)
+INSERT INTO conversations (num, id, channel, created, updated, last_seq, head)
 SELECT i + 1, printf('%08x%024x', $now - 60 * 86400 + i * 41, i),
        CASE WHEN i % 10 = 0 THEN 'messenger' ELSE 'web' END,
-       $now - 60 * 86400 + i * 41, $now - 60 * 86400 + i * 41 + 300, 8
+       $now - 60 * 86400 + i * 41, $now - 60 * 86400 + i * 41 + 300, 8,
+       i * 8 + 8
 FROM c;
+-- message j has id j + 1; the one before in its conversation is id j
 WITH RECURSIVE m(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM m WHERE j < 999999)
-INSERT INTO messages (conv, seq, role, text, intent, service, confidence,
-                      payload, created, closest)
-SELECT j / 8 + 1, j % 8 + 1,
+INSERT INTO messages (id, prev, channel, conv, seq, role, text, intent,
+                      service, confidence, payload, created, closest)
+SELECT j + 1, CASE WHEN j % 8 != 0 THEN j END,
+       CASE WHEN (j / 8) % 10 = 0 THEN 'messenger' END,
+       j / 8 + 1, j % 8 + 1,
        CASE WHEN j % 2 = 0 THEN 'citizen' ELSE 'bot' END,
        CASE WHEN j % 2 = 0 THEN 'Wie lange dauert es, einen Antrag Nummer ' || (j % 997) || ' zu stellen?'
             ELSE 'Die Bearbeitung dauert etwa zwei Wochen. Bitte bringen Sie Ihren Ausweis mit.' END,
@@ -38,8 +42,9 @@ SELECT j / 8 + 1, j % 8 + 1,
        $now - 60 * 86400 + (j / 8) * 41 + (j % 8) * 30,
        CASE WHEN j % 20 = 1 THEN 'intent' || (j % 7) END
 FROM m;
-INSERT INTO feedback (conv, seq, helpful, created)
-SELECT c.id, m.seq, m.seq % 4 != 0, m.created
+UPDATE meta SET value = 1000000 WHERE key = 'heads';
+INSERT INTO feedback (conv, seq, helpful, created, msg)
+SELECT c.id, m.seq, m.seq % 4 != 0, m.created, m.id
 FROM messages m JOIN conversations c ON c.num = m.conv
 WHERE m.role = 'bot' AND (m.conv * 8 + m.seq) % 19 = 0;
 INSERT INTO handoffs (conv, channel, reason, team, state, queued_at, claimed_at)

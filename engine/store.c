@@ -176,6 +176,63 @@ static const char *const store_migrations[] = {
 	"CREATE TRIGGER conversations_delete AFTER DELETE ON conversations"
 	"  BEGIN DELETE FROM messages WHERE conv = old.num;"
 	"  DELETE FROM feedback WHERE conv = old.id; END;",
+	/*
+	 * 6: messages in the order of writing.  Keyed (conv, seq), every
+	 * exchange wrote a page of its own conversation: with thousands of
+	 * conversations at once, one scattered 4 KiB page per exchange and
+	 * commit, written again by the checkpoint (about a third of the
+	 * server's time under load).  Now a commit appends; a conversation
+	 * is a chain from its newest message ('head', kept in memory and
+	 * saved a few per commit, see store_heads_flush) back along 'prev'.
+	 * meta 'heads': every message up to this id is reachable from its
+	 * conversation's saved head; the ones after it are linked up on
+	 * open (store_heads_repair).  Messages and feedback age on their
+	 * own (their 'created'); feedback names its message ('msg').
+	 * channel: the conversation's, NULL for the web (the statistics
+	 * count by channel without a join).
+	 */
+	"CREATE TABLE messages6 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  conv INTEGER NOT NULL,"	/* conversations.num */
+	"  seq INTEGER NOT NULL,"
+	"  prev INTEGER,"	/* the conversation's message before */
+	"  role TEXT NOT NULL CHECK (role = 'citizen' OR role = 'bot'"
+	"    OR role = 'agent' OR role = 'system'),"
+	"  client_id TEXT, text TEXT, intent TEXT, service TEXT, office TEXT,"
+	"  confidence REAL, handoff_reason TEXT, payload TEXT, state BLOB,"
+	"  created INTEGER NOT NULL,"
+	"  answer INTEGER,"	/* answers.id; then payload is the reply_to */
+	"  netiquette TEXT, closest TEXT, channel TEXT);"
+	"INSERT INTO messages6 (conv, seq, role, client_id, text, intent,"
+	"  service, office, confidence, handoff_reason, payload, state,"
+	"  created, answer, netiquette, closest, channel)"
+	"  SELECT m.conv, m.seq, m.role, m.client_id, m.text, m.intent,"
+	"  m.service, m.office, m.confidence, m.handoff_reason, m.payload,"
+	"  m.state, m.created, m.answer, m.netiquette, m.closest,"
+	"  nullif(c.channel, 'web')"
+	"  FROM messages m LEFT JOIN conversations c ON c.num = m.conv"
+	"  ORDER BY m.created, m.ord, m.conv, m.seq;"
+	"CREATE INDEX messages6_chain ON messages6(conv, seq);"
+	"UPDATE messages6 SET prev = (SELECT p.id FROM messages6 p"
+	"  WHERE p.conv = messages6.conv AND p.seq < messages6.seq"
+	"  ORDER BY p.seq DESC LIMIT 1);"
+	"ALTER TABLE conversations ADD COLUMN head INTEGER;"
+	"UPDATE conversations SET head = (SELECT id FROM messages6"
+	"  WHERE conv = conversations.num ORDER BY seq DESC LIMIT 1);"
+	"ALTER TABLE feedback ADD COLUMN msg INTEGER;"
+	"UPDATE feedback SET msg = (SELECT m.id FROM messages6 m"
+	"  JOIN conversations c ON c.num = m.conv"
+	"  WHERE c.id = feedback.conv AND m.seq = feedback.seq);"
+	"DROP INDEX messages6_chain;"
+	"DROP TRIGGER conversations_delete;"
+	"DROP TABLE messages;"
+	"ALTER TABLE messages6 RENAME TO messages;"
+	"CREATE INDEX messages_created ON messages(created, id, role, intent,"
+	"  service, netiquette, handoff_reason, channel);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO meta (key, value) VALUES ('heads',"
+	"  coalesce((SELECT max(id) FROM messages), 0));",
 };
 
 #define STORE_SCHEMA_VERSION ((int)BOT_ARRAY_SIZE(store_migrations))
@@ -239,6 +296,13 @@ enum store_stmt {
 	ST_ANSWER_GET,
 	ST_ANSWER_ADD,
 	ST_PURGE_ANSWERS,
+	ST_PURGE_FEEDBACK,
+	ST_PURGE_MSGS,
+	ST_HEAD_SAVE,
+	ST_HEADS_GET,
+	ST_HEADS_SET,
+	ST_HEADS_REPAIR,
+	ST_MAX_ID,
 	ST_NUM
 };
 
@@ -252,41 +316,48 @@ static const char *const store_sql[ST_NUM] = {
 		" updated, last_seq, num) VALUES (?1, ?2, ?3, ?3, 0,"
 		" (SELECT coalesce(max(num), 0) + 1 FROM conversations))"
 		" RETURNING num",
-	[ST_CONV_GET] = "SELECT max(c.last_seq, coalesce((SELECT max(seq)"
-		" FROM messages WHERE conv = c.num), 0)), c.num"
-		" FROM conversations c WHERE c.id = ?1",
+	[ST_CONV_GET] = "SELECT c.num, max(c.last_seq, coalesce(m.seq, 0)),"
+		" coalesce(c.head, 0), c.channel FROM conversations c"
+		" LEFT JOIN messages m ON m.id = c.head WHERE c.id = ?1",
 	[ST_CONV_SET_STATE] = "UPDATE conversations SET state = ?2"
 		" WHERE id = ?1",
-	[ST_CONV_GET_STATE] = "SELECT coalesce((SELECT state FROM messages"
-		" WHERE conv = c.num AND state IS NOT NULL ORDER BY seq DESC"
-		" LIMIT 1), c.state) FROM conversations c WHERE c.id = ?1",
-	[ST_CONV_STATE_MSG] = "UPDATE messages SET state = ?2 WHERE conv = "
-		STORE_CONV_NUM
-		" AND seq = (SELECT max(seq) FROM messages WHERE conv = "
-		STORE_CONV_NUM " AND state IS NOT NULL)",
+	/* the state travels with the newest message that has one */
+	[ST_CONV_GET_STATE] = STORE_CHAIN_STATE "SELECT coalesce((SELECT"
+		" m.state FROM chain JOIN messages m ON m.id = chain.id"
+		" WHERE m.state IS NOT NULL), (SELECT state FROM conversations"
+		" WHERE num = ?2))",
+	[ST_CONV_STATE_MSG] = STORE_CHAIN_STATE "UPDATE messages SET state = ?2"
+		" WHERE id = (SELECT m.id FROM chain JOIN messages m"
+		" ON m.id = chain.id WHERE m.state IS NOT NULL)",
 	[ST_CONV_TOUCH] = "UPDATE conversations SET last_seq = ?2, updated = ?3"
 		" WHERE id = ?1",
-	[ST_MSG_RECENT_IDS] = "SELECT seq, client_id FROM messages"
-		" WHERE conv = ?1 AND client_id IS NOT NULL ORDER BY seq DESC"
-		" LIMIT 16",
+	/* the last STORE_RECENT_IDS client ids of the last 64 messages */
+	[ST_MSG_RECENT_IDS] = "WITH RECURSIVE chain(id, n) AS (SELECT ?1, 0"
+		" UNION ALL SELECT m.prev, chain.n + 1 FROM messages m"
+		" JOIN chain ON m.id = chain.id WHERE chain.n < 64)"
+		" SELECT m.seq, m.client_id FROM chain JOIN messages m"
+		" ON m.id = chain.id WHERE m.client_id IS NOT NULL"
+		" ORDER BY m.seq DESC LIMIT 16",
 	[ST_MSG_ADD] = "INSERT INTO messages (conv, seq, role, client_id,"
 		" text, intent, service, office, confidence, handoff_reason,"
-		" payload, created, state, netiquette, closest, answer, ord)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		" ?14, ?15, ?16, ?17)",
-	[ST_MSG_NEXT] = "SELECT seq, role = 'citizen' FROM messages"
-		" WHERE conv = ?1 AND seq > ?2 ORDER BY seq",
-	[ST_MSG_AFTER] = "SELECT m.seq, m.role, m.client_id,"
+		" payload, created, state, netiquette, closest, answer, prev,"
+		" channel, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+		" ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+	[ST_MSG_NEXT] = STORE_CHAIN_AFTER "SELECT m.seq, m.role = 'citizen'"
+		" FROM chain JOIN messages m ON m.id = chain.id"
+		" WHERE m.seq > ?2 ORDER BY m.seq LIMIT 1",
+	[ST_MSG_AFTER] = STORE_CHAIN_AFTER "SELECT m.seq, m.role, m.client_id,"
 		" coalesce(a.text, m.text), m.intent, m.service, m.office,"
 		" m.confidence, m.handoff_reason, m.payload, m.created, a.body"
-		" FROM messages m LEFT JOIN answers a ON a.id = m.answer"
-		" WHERE m.conv = " STORE_CONV_NUM
-		" AND m.seq > ?2 ORDER BY m.seq",
-	[ST_MSG_ROLE] = "SELECT role FROM messages WHERE conv = "
-		STORE_CONV_NUM " AND seq = ?2",
-	[ST_FEEDBACK] = "INSERT INTO feedback (conv, seq, helpful, created)"
-		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (conv, seq) DO UPDATE"
-		" SET helpful = excluded.helpful, created = excluded.created",
+		" FROM chain JOIN messages m ON m.id = chain.id"
+		" LEFT JOIN answers a ON a.id = m.answer"
+		" WHERE m.seq > ?2 ORDER BY m.seq",
+	[ST_MSG_ROLE] = STORE_CHAIN_AFTER "SELECT m.role, m.id FROM chain"
+		" JOIN messages m ON m.id = chain.id WHERE m.seq = ?2",
+	[ST_FEEDBACK] = "INSERT INTO feedback (conv, seq, helpful, created,"
+		" msg) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (conv, seq)"
+		" DO UPDATE SET helpful = excluded.helpful,"
+		" created = excluded.created",
 	[ST_SUGGESTION] = "INSERT INTO suggestions (conv, channel, text,"
 		" created) VALUES (?1, ?2, ?3, ?4)",
 	[ST_PURGE_CONV] = "DELETE FROM conversations WHERE updated < ?1",
@@ -329,6 +400,17 @@ static const char *const store_sql[ST_NUM] = {
 	/* an answer may quote the citizen: gone with the last message */
 	[ST_PURGE_ANSWERS] = "DELETE FROM answers WHERE id NOT IN"
 		" (SELECT answer FROM messages WHERE answer IS NOT NULL)",
+	/* messages and their feedback age on their own: see schema 6 */
+	[ST_PURGE_FEEDBACK] = "DELETE FROM feedback WHERE coalesce((SELECT"
+		" created FROM messages m WHERE m.id = feedback.msg), 0) < ?1",
+	[ST_PURGE_MSGS] = "DELETE FROM messages WHERE created < ?1",
+	[ST_HEAD_SAVE] = "UPDATE conversations SET head = ?2 WHERE num = ?1",
+	[ST_HEADS_GET] = "SELECT value FROM meta WHERE key = 'heads'",
+	[ST_HEADS_SET] = "UPDATE meta SET value = ?1 WHERE key = 'heads'",
+	[ST_HEADS_REPAIR] = "UPDATE conversations SET head = t.h FROM"
+		" (SELECT conv, max(id) AS h FROM messages WHERE id > ?1"
+		" GROUP BY conv) AS t WHERE conversations.num = t.conv",
+	[ST_MAX_ID] = "SELECT coalesce(max(id), 0) FROM messages",
 };
 
 
@@ -497,8 +579,12 @@ static int store_wal_frames(void *arg, sqlite3 *db, const char *name,
 			    int frames);
 static void store_seqs_forget(struct store *s);
 static void store_answers_forget(struct store *s);
-static int store_conv_last(struct store *s, const char *id, int64_t *last,
-			   int64_t *num, struct bot_err *err);
+static int store_heads_flush(struct store *s, size_t max,
+			     struct bot_err *err);
+static int store_heads_save_all(struct store *s, struct bot_err *err);
+static struct store_seq *store_seq_get(struct store *s, const char *conv,
+				       struct bot_err *err);
+static const char *col_text(sqlite3_stmt *st, int i);
 
 struct store *store_open(const char *path, struct bot_err *err)
 {
@@ -524,6 +610,8 @@ struct store *store_open(const char *path, struct bot_err *err)
 		return NULL;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	/* a crash may have left saved heads behind: checked on first use */
+	s->heads_stale = 1;
 	s->path = bot_strdup(path);
 	if (!s->path || store_setup(s, path, err)) {
 		if (!s->path)
@@ -541,6 +629,9 @@ void store_close(struct store **sp)
 
 	if (!s)
 		return;
+	/* an open transaction is rolled back below: its heads with it */
+	if (s->st[ST_NUM - 1] && !store_in_transaction(s) && !s->heads_stale)
+		(void)store_heads_save_all(s, NULL);
 	for (i = 0; i < ST_NUM; i++)
 		sqlite3_finalize(s->st[i]);
 	for (i = 0; i < STORE_EXT_STMTS; i++)
@@ -724,11 +815,20 @@ int store_begin(struct store *s, struct bot_err *err)
 
 void store_rollback(struct store *s)
 {
+	/* heads saved in the transaction are undone with it */
+	s->heads_stale = 1;
 	store_seqs_forget(s);
 	store_answers_forget(s);
 	if (store_in_transaction(s))
 		store_run(s->st[ST_ROLLBACK]);
 }
+
+/*
+ * Heads saved per commit: with 5,000 busy conversations a sweep over all
+ * of them takes some 600 commits (a few seconds), and a commit writes 8
+ * scattered pages instead of one per exchange.
+ */
+#define STORE_HEADS_PER_COMMIT 8
 
 int store_commit(struct store *s, struct bot_err *err)
 {
@@ -736,6 +836,10 @@ int store_commit(struct store *s, struct bot_err *err)
 
 	if (!store_in_transaction(s))
 		return BOT_OK;
+	if (store_heads_flush(s, STORE_HEADS_PER_COMMIT, err)) {
+		store_rollback(s);
+		return err ? err->rc : BOT_EDB;
+	}
 	if (store_run(s->st[ST_COMMIT]) == SQLITE_OK) {
 		store_wal_bound(s);
 		return BOT_OK;
@@ -770,12 +874,14 @@ int store_tx_leave(struct store *s, int own, int rc,
 /* ---- the last seq of each conversation, in memory -------------------------- */
 
 /*
- * The server is the only writer, so it can count seqs itself instead of
- * updating the conversation's row for every message: that row would be
- * one more scattered page written per message.  An entry is filled from
- * the database on first use; the whole table is forgotten when it is full,
+ * The server is the only writer, so it can count seqs and keep each
+ * conversation's newest message (its head) itself instead of updating
+ * the conversation's row for every message: that row would be one more
+ * scattered page written per message.  An entry is filled from the
+ * database on first use; the whole table is forgotten when it is full,
  * after a rollback and after a purge.  'updated' is written back at most
- * every STORE_TOUCH_SECONDS (the retention counts in days).
+ * every STORE_TOUCH_SECONDS (the retention counts in days), a head a few
+ * commits after it changed (store_heads_flush).
  */
 #define STORE_SEQ_SLOTS 32768	/* power of two */
 #define STORE_TOUCH_SECONDS 600
@@ -792,8 +898,11 @@ int store_tx_leave(struct store *s, int own, int rc,
 struct store_seq {
 	char conv[STORE_ID_LEN + 1];	/* "" = free */
 	unsigned char id_pos;	/* next slot of 'id_hash' to overwrite */
+	unsigned char dirty;	/* 'head' not saved yet: in the ring */
 	int64_t num;		/* conversations.num: the key in messages */
 	int64_t last;
+	int64_t head;		/* messages.id of the newest, 0 = none */
+	char channel[16];	/* "" for the web: messages.channel NULL */
 	time_t touched;		/* when 'updated' was last written */
 	uint64_t id_hash[STORE_RECENT_IDS];
 	int64_t id_seq[STORE_RECENT_IDS];	/* 0 = free */
@@ -802,11 +911,22 @@ struct store_seq {
 struct store_seqs {
 	struct store_seq slot[STORE_SEQ_SLOTS];
 	size_t used;
+	/* the slots with a head not saved yet, oldest first (a ring) */
+	uint32_t dirty[STORE_SEQ_SLOTS];
+	size_t dirty_first, dirty_n;
+	/* the first 'sweep_left' of them are this sweep's; when they are
+	 * saved, so is meta 'heads' = 'sweep_upto' */
+	size_t sweep_left;
+	int64_t sweep_upto;
 };
 
+/* Heads not saved yet are lost with the table: the saved ones must be
+ * repaired before the next entry is loaded. */
 static void store_seqs_forget(struct store *s)
 {
 	if (s->seqs) {
+		if (s->seqs->dirty_n)
+			s->heads_stale = 1;
 		memset(s->seqs, 0, sizeof(*s->seqs));
 	}
 }
@@ -823,6 +943,126 @@ static struct store_seq *store_seq_slot(struct store *s, const char *conv)
 		if (!s->seqs->slot[i].conv[0] ||
 		    !strcmp(s->seqs->slot[i].conv, conv))
 			return &s->seqs->slot[i];
+}
+
+/* ---- saved heads -------------------------------------------------------------- */
+
+static int store_get_int64(struct store *s, sqlite3_stmt *st, int64_t *out,
+			   struct bot_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	store_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_dberr(s, err, "cannot read conversation heads", NULL);
+	return BOT_OK;
+}
+
+static int store_heads_mark(struct store *s, int64_t upto, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_HEADS_SET];
+
+	sqlite3_bind_int64(st, 1, upto);
+	if (store_run(st) != SQLITE_OK)
+		return store_dberr(s, err, "cannot save conversation heads", NULL);
+	return BOT_OK;
+}
+
+/*
+ * In the caller's transaction: save the heads of up to 'max' entries,
+ * oldest change first.  A sweep takes the entries unsaved at its start
+ * and the newest message id then; once they are saved, every message up
+ * to that id is reachable from a saved head, and meta 'heads' says so.
+ */
+static int store_heads_flush(struct store *s, size_t max, struct bot_err *err)
+{
+	struct store_seqs *q = s->seqs;
+	sqlite3_stmt *st = s->st[ST_HEAD_SAVE];
+	struct store_seq *e;
+
+	while (q && q->dirty_n && max--) {
+		if (!q->sweep_left) {
+			q->sweep_left = q->dirty_n;
+			q->sweep_upto = s->last_id;
+		}
+		e = &q->slot[q->dirty[q->dirty_first]];
+		sqlite3_bind_int64(st, 1, e->num);
+		sqlite3_bind_int64(st, 2, e->head);
+		if (store_run(st) != SQLITE_OK)
+			return store_dberr(s, err, "cannot save head of "
+					   "conversation", e->conv);
+		e->dirty = 0;
+		q->dirty_first = (q->dirty_first + 1) & (STORE_SEQ_SLOTS - 1);
+		q->dirty_n--;
+		if (--q->sweep_left == 0 &&
+		    store_heads_mark(s, q->sweep_upto, err))
+			return BOT_EDB;
+	}
+	return BOT_OK;
+}
+
+static int store_heads_save_all(struct store *s, struct bot_err *err)
+{
+	int own, rc;
+
+	if (!s->seqs || !s->seqs->dirty_n)
+		return BOT_OK;
+	rc = store_tx_enter(s, &own, err);
+	if (!rc)
+		rc = store_heads_flush(s, SIZE_MAX, err);
+	return store_tx_leave(s, own, rc, err);
+}
+
+/* A changed head goes to the end of the ring (once). */
+static void store_head_set(struct store *s, struct store_seq *e, int64_t id)
+{
+	struct store_seqs *q = s->seqs;
+
+	e->head = id;
+	if (e->dirty)
+		return;
+	e->dirty = 1;
+	q->dirty[(q->dirty_first + q->dirty_n) & (STORE_SEQ_SLOTS - 1)] =
+		(uint32_t)(e - q->slot);
+	q->dirty_n++;
+}
+
+/*
+ * Link up what the saved heads miss, after a crash, a rollback or a
+ * table forgotten with unsaved heads: a conversation's head becomes its
+ * newest message after meta 'heads'.  Runs before the table is filled
+ * again.  New ids continue above both, so an id is never used twice.
+ */
+static int store_heads_repair(struct store *s, struct bot_err *err)
+{
+	sqlite3_stmt *st = s->st[ST_HEADS_REPAIR];
+	int64_t upto = 0, top = 0;
+	int own, rc;
+
+	if (!s->heads_stale)
+		return BOT_OK;
+	rc = store_tx_enter(s, &own, err);
+	if (rc)
+		return rc;
+	rc = store_get_int64(s, s->st[ST_HEADS_GET], &upto, err);
+	if (!rc)
+		rc = store_get_int64(s, s->st[ST_MAX_ID], &top, err);
+	if (!rc && top > upto) {
+		sqlite3_bind_int64(st, 1, upto);
+		if (store_run(st) != SQLITE_OK)
+			rc = store_dberr(s, err, "cannot repair conversation "
+					 "heads", NULL);
+		if (!rc)
+			rc = store_heads_mark(s, top, err);
+	}
+	rc = store_tx_leave(s, own, rc, err);
+	if (rc)
+		return rc;
+	s->last_id = top > upto ? top : upto;
+	s->heads_stale = 0;
+	return BOT_OK;
 }
 
 /* ---- conversations ---------------------------------------------------------- */
@@ -886,19 +1126,25 @@ int store_conv_new(struct store *s, const char *channel, time_t now,
 	return BOT_OK;
 }
 
-/* 1 with the last seq and the number of the conversation from the
- * database, 0 when there is no such conversation, <0 on error. */
-static int store_conv_last(struct store *s, const char *id, int64_t *last,
-			   int64_t *num, struct bot_err *err)
+/* 1 with the number, last seq, head and channel of the conversation
+ * from the database in 'e', 0 when there is no such conversation, <0 on
+ * error.  The saved heads must be repaired. */
+static int store_conv_load(struct store *s, const char *id,
+			   struct store_seq *e, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_CONV_GET];
+	const char *channel;
 	int rc;
 
 	store_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*last = sqlite3_column_int64(st, 0);
-		*num = sqlite3_column_int64(st, 1);
+		e->num = sqlite3_column_int64(st, 0);
+		e->last = sqlite3_column_int64(st, 1);
+		e->head = sqlite3_column_int64(st, 2);
+		channel = col_text(st, 3);
+		if (channel && strcmp(channel, "web"))
+			snprintf(e->channel, sizeof(e->channel), "%s", channel);
 	}
 	store_done(st);
 	if (rc == SQLITE_ROW)
@@ -911,8 +1157,7 @@ static int store_conv_last(struct store *s, const char *id, int64_t *last,
 int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 		      struct bot_err *err)
 {
-	struct store_seq *e;
-	int64_t last = 0, num = 0;
+	struct store_seq *e, tmp = { 0 };
 	int rc;
 
 	if (s->seqs && id && strlen(id) <= STORE_ID_LEN) {
@@ -923,9 +1168,12 @@ int store_conv_exists(struct store *s, const char *id, int64_t *last_seq,
 			return 1;
 		}
 	}
-	rc = store_conv_last(s, id, &last, &num, err);
+	rc = store_heads_repair(s, err);
+	if (rc)
+		return -rc;
+	rc = store_conv_load(s, id, &tmp, err);
 	if (rc > 0 && last_seq)
-		*last_seq = last;
+		*last_seq = tmp.last;
 	return rc;
 }
 
@@ -934,10 +1182,13 @@ int store_conv_set_state(struct store *s, const char *id, const void *state,
 {
 	sqlite3_stmt *st = s->st[ST_CONV_SET_STATE];
 	sqlite3_stmt *sm = s->st[ST_CONV_STATE_MSG];
+	struct store_seq *e = store_seq_get(s, id, err);
 
+	if (!e)
+		return err && err->rc ? err->rc : BOT_ENOTFOUND;
 	/* the state saved with the latest message would win otherwise */
 	if (len <= (size_t)INT32_MAX) {
-		store_bind_text(sm, 1, id);
+		sqlite3_bind_int64(sm, 1, e->head);
 		sqlite3_bind_blob(sm, 2, state, (int)len, SQLITE_STATIC);
 		if (store_run(sm) != SQLITE_OK)
 			return store_dberr(s, err, "cannot save state of "
@@ -967,19 +1218,18 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 			 size_t size, size_t *len, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_CONV_GET_STATE];
+	struct store_seq *e;
 	const void *blob;
 	size_t n;
 	int rc;
 
 	*len = 0;
-	store_bind_text(st, 1, id);
+	e = store_seq_get(s, id, err);
+	if (!e)
+		return err && err->rc ? err->rc : BOT_ENOTFOUND;
+	sqlite3_bind_int64(st, 1, e->head);
+	sqlite3_bind_int64(st, 2, e->num);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		store_done(st);
-		return bot_fail(err, BOT_ENOTFOUND,
-				"cannot load state of conversation '%s': "
-				"no such conversation", store_nz(id));
-	}
 	if (rc != SQLITE_ROW) {
 		rc = store_dberr(s, err, "cannot load state of conversation", id);
 		store_done(st);
@@ -993,8 +1243,6 @@ int store_conv_get_state(struct store *s, const char *id, void *state,
 	store_done(st);
 	return BOT_OK;
 }
-
-static const char *col_text(sqlite3_stmt *st, int i);
 
 /* ---- answers stored once ------------------------------------------------------ */
 
@@ -1253,7 +1501,7 @@ static int store_seq_load_ids(struct store *s, struct store_seq *e,
 	uint64_t h[STORE_RECENT_IDS];
 	int rc, n = 0;
 
-	sqlite3_bind_int64(st, 1, e->num);
+	sqlite3_bind_int64(st, 1, e->head);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < STORE_RECENT_IDS) {
 		seq[n] = sqlite3_column_int64(st, 0);
 		h[n++] = store_id_hash(col_text(st, 1));
@@ -1273,8 +1521,7 @@ static int store_seq_load_ids(struct store *s, struct store_seq *e,
 static struct store_seq *store_seq_get(struct store *s, const char *conv,
 				       struct bot_err *err)
 {
-	struct store_seq *e;
-	int64_t last = 0, num = 0;
+	struct store_seq *e, tmp = { 0 };
 	int rc;
 
 	if (!conv || strlen(conv) > STORE_ID_LEN) {
@@ -1292,21 +1539,23 @@ static struct store_seq *store_seq_get(struct store *s, const char *conv,
 	e = store_seq_slot(s, conv);
 	if (e->conv[0])
 		return e;
-	rc = store_conv_last(s, conv, &last, &num, err);
+	if (store_heads_repair(s, err))
+		return NULL;
+	rc = store_conv_load(s, conv, &tmp, err);
 	if (rc <= 0) {
 		if (rc == 0)
-			bot_fail(err, BOT_ENOTFOUND, "cannot store message in "
-				 "conversation '%s': no such conversation", conv);
+			bot_fail(err, BOT_ENOTFOUND, "no such conversation '%s'",
+				 conv);
 		return NULL;
 	}
 	if (s->seqs->used >= STORE_SEQ_SLOTS / 2) {
+		if (store_heads_save_all(s, err))
+			return NULL;
 		store_seqs_forget(s);
-		e = store_seq_slot(s, conv);
 	}
-	memset(e, 0, sizeof(*e));
+	e = store_seq_slot(s, conv);
+	*e = tmp;
 	snprintf(e->conv, sizeof(e->conv), "%s", conv);
-	e->last = last;
-	e->num = num;
 	if (store_seq_load_ids(s, e, err)) {
 		e->conv[0] = '\0';
 		return NULL;
@@ -1352,6 +1601,17 @@ static int store_seq_touch(struct store *s, struct store_seq *e, time_t now,
 	return BOT_OK;
 }
 
+int store_conv_head(struct store *s, const char *conv, int64_t *head,
+		    struct bot_err *err)
+{
+	struct store_seq *e = store_seq_get(s, conv, err);
+
+	*head = e ? e->head : 0;
+	if (!e)
+		return err && err->rc ? err->rc : BOT_ENOTFOUND;
+	return BOT_OK;
+}
+
 /* Take the next seq of 'm->conv'. */
 static int store_next_seq(struct store *s, struct store_msg *m,
 			  struct bot_err *err)
@@ -1380,7 +1640,11 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 	}
 	sqlite3_bind_int64(st, 1, e->num);
 	sqlite3_bind_int64(st, 2, m->seq);
-	sqlite3_bind_int64(st, 17, s->ord++);
+	sqlite3_bind_int64(st, 19, s->last_id + 1);
+	if (e->head)
+		sqlite3_bind_int64(st, 17, e->head);
+	if (e->channel[0])
+		store_bind_text(st, 18, e->channel);
 	store_bind_text(st, 3, m->role);
 	store_bind_text(st, 4, m->client_id);
 	store_bind_text(st, 6, m->intent);
@@ -1398,6 +1662,7 @@ static int store_insert_msg(struct store *s, const struct store_msg *m,
 		return store_dberr(s, err, "cannot store message in conversation",
 				   m->conv);
 	/* 'e' is still valid: nothing since store_seq_get() evicted it */
+	store_head_set(s, e, ++s->last_id);
 	if (m->client_id)
 		store_seq_note_id(e, store_id_hash(m->client_id), m->seq);
 	return BOT_OK;
@@ -1484,7 +1749,7 @@ static int64_t store_reply_seq(struct store *s, const char *conv, int64_t seq)
 
 	if (!e)
 		return -1;
-	sqlite3_bind_int64(st, 1, e->num);
+	sqlite3_bind_int64(st, 1, e->head);
 	sqlite3_bind_int64(st, 2, seq);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && !sqlite3_column_int(st, 1))
@@ -1558,12 +1823,21 @@ int store_msgs_after(struct store *s, const char *conv, int64_t after,
 		     store_msg_fn fn, void *arg, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_MSG_AFTER];
+	struct bot_err e2 = { 0 };
+	struct store_seq *e = store_seq_get(s, conv, &e2);
 	struct strbuf sb;
 	struct store_msg m;
 	int rc;
 
+	if (!e) {
+		if (e2.rc == BOT_ENOTFOUND)
+			return BOT_OK;
+		if (err)
+			*err = e2;
+		return e2.rc;
+	}
 	strbuf_init(&sb, 0);
-	store_bind_text(st, 1, conv);
+	sqlite3_bind_int64(st, 1, e->head);
 	sqlite3_bind_int64(st, 2, after);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (store_row_msg(st, conv, &m, &sb)) {
@@ -1589,17 +1863,24 @@ out:
 
 /* ---- feedback, suggestions ------------------------------------------------------- */
 
-/* 1 when message 'seq' of 'conv' exists and is not a citizen's. */
-static int store_is_reply(struct store *s, const char *conv, int64_t seq)
+/* 1 and its id in '*id' when message 'seq' of 'conv' exists and is not
+ * a citizen's. */
+static int store_is_reply(struct store *s, const char *conv, int64_t seq,
+			  int64_t *id)
 {
 	sqlite3_stmt *st = s->st[ST_MSG_ROLE];
+	struct store_seq *e = store_seq_get(s, conv, NULL);
 	int rc, ok = 0;
 
-	store_bind_text(st, 1, conv);
+	if (!e)
+		return 0;
+	sqlite3_bind_int64(st, 1, e->head);
 	sqlite3_bind_int64(st, 2, seq);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		ok = strcmp(col_text(st, 0), "citizen") != 0;
+		*id = sqlite3_column_int64(st, 1);
+	}
 	store_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
@@ -1610,9 +1891,10 @@ int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
 		   time_t now, struct bot_err *err)
 {
 	sqlite3_stmt *st = s->st[ST_FEEDBACK];
+	int64_t id = 0;
 	int rc;
 
-	rc = store_is_reply(s, conv, seq);
+	rc = store_is_reply(s, conv, seq, &id);
 	if (rc < 0)
 		return store_dberr(s, err, "cannot store feedback in conversation",
 				   conv);
@@ -1624,6 +1906,7 @@ int store_feedback(struct store *s, const char *conv, int64_t seq, int helpful,
 	sqlite3_bind_int64(st, 2, seq);
 	sqlite3_bind_int(st, 3, helpful != 0);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 5, id);
 	if (store_run(st) != SQLITE_OK)
 		return store_dberr(s, err, "cannot store feedback in conversation",
 				   conv);
@@ -1656,10 +1939,19 @@ static int store_purge_rows(struct store *s, time_t before, int64_t *n,
 	rc = store_begin(s, err);
 	if (rc)
 		return rc;
+	/* the table is forgotten after the purge */
+	rc = store_heads_flush(s, SIZE_MAX, err);
+	if (rc) {
+		store_rollback(s);
+		return rc;
+	}
+	sqlite3_bind_int64(s->st[ST_PURGE_FEEDBACK], 1, (sqlite3_int64)before);
+	sqlite3_bind_int64(s->st[ST_PURGE_MSGS], 1, (sqlite3_int64)before);
 	sqlite3_bind_int64(s->st[ST_PURGE_CONV], 1, (sqlite3_int64)before);
-	if (store_run(s->st[ST_PURGE_CONV]) != SQLITE_OK)
+	if (store_run(s->st[ST_PURGE_FEEDBACK]) != SQLITE_OK ||
+	    store_run(s->st[ST_PURGE_MSGS]) != SQLITE_OK ||
+	    store_run(s->st[ST_PURGE_CONV]) != SQLITE_OK)
 		goto fail;
-	/* Direct deletes only: cascaded messages are not counted. */
 	*n = sqlite3_changes64(s->db);
 	sqlite3_bind_int64(s->st[ST_PURGE_SUGG], 1, (sqlite3_int64)before);
 	if (store_run(s->st[ST_PURGE_SUGG]) != SQLITE_OK ||

@@ -160,10 +160,11 @@ int store_suggestion(struct store *s, const char *conv, const char *channel,
 		     const char *text, time_t now, struct bot_err *err) BOT_WUR;
 
 /*
- * Delete conversations (their messages and feedback) not updated since
- * 'before', and suggestions created before 'before' (their text is a
- * citizen's words, too); '*n' (may be NULL) gets the number of
- * conversations deleted.  Deleted content is overwritten (secure_delete),
+ * Delete the messages (and the feedback on them) written before 'before',
+ * the conversations not updated since 'before', and suggestions created
+ * before 'before' (their text is a citizen's words, too): every record
+ * ages on its own, so a conversation that goes on loses its oldest
+ * messages.  '*n' (may be NULL) gets the number of conversations deleted.  Deleted content is overwritten (secure_delete),
  * the file shrinks (incremental vacuum) and the WAL is checkpointed and
  * truncated, so purged text is gone from the files when this returns 0.
  * BOT_EINVAL inside a transaction.
@@ -418,9 +419,9 @@ int store_stats_suggestions(struct store *s, time_t since, time_t until,
 
 /*
  * store_purge() that keeps the statistics: in one transaction the
- * conversations not updated since 'before' and the suggestions older than
- * it are counted into the daily aggregates (keys only, no text) and
- * deleted; then store_purge() clears contacts, vacuums and truncates the
+ * messages, feedback and suggestions older than 'before' and the
+ * conversations not updated since then are counted into the daily
+ * aggregates (keys only, no text) and deleted; then store_purge() clears contacts, vacuums and truncates the
  * WAL.  '*n' (may be NULL) gets the conversations deleted.  Use this
  * instead of store_purge() (retention, 'amtsbot purge').
  */

@@ -35,11 +35,29 @@ struct store {
 	int wal_frames;		/* frames in the WAL after the last commit */
 	struct store_seqs *seqs;	/* last seq per conversation (store.c) */
 	struct store_answers *answers;	/* answer bodies stored (store.c) */
-	int64_t ord;		/* next messages.ord (store.c) */
+	int64_t last_id;	/* the newest messages.id (store.c) */
+	int heads_stale;	/* saved heads need store_heads_repair() */
 };
 
-/* SQL: the number (the key in messages) of conversation id ?1 */
-#define STORE_CONV_NUM "(SELECT num FROM conversations WHERE id = ?1)"
+/*
+ * SQL: a conversation is a chain of messages from its newest ('head',
+ * ?1) back along messages.prev (schema 6).  'chain' holds the ids from
+ * the head back to the first message with seq <= ?2.
+ */
+#define STORE_CHAIN_AFTER \
+	"WITH RECURSIVE chain(id) AS (SELECT ?1 UNION ALL" \
+	" SELECT m.prev FROM messages m JOIN chain ON m.id = chain.id" \
+	" WHERE m.seq > ?2) "
+/* ... back to the newest message with a dialogue state (at most 256) */
+#define STORE_CHAIN_STATE \
+	"WITH RECURSIVE chain(id, n) AS (SELECT ?1, 0 UNION ALL" \
+	" SELECT m.prev, chain.n + 1 FROM messages m JOIN chain" \
+	" ON m.id = chain.id WHERE m.state IS NULL AND chain.n < 256) "
+
+/* The id of the newest message of 'conv' in '*head' (0: none yet);
+ * BOT_ENOTFOUND when there is no such conversation. */
+int store_conv_head(struct store *s, const char *conv, int64_t *head,
+		    struct bot_err *err);
 
 /* Migrations defined by the other files (see store_migrations in store.c). */
 extern const char store_migration_messenger[];

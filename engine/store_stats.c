@@ -52,15 +52,16 @@ enum {
 	SS_FOLD_PUT,
 	SS_DEL_CONVS,
 	SS_DEL_SUGG,
+	SS_DEL_FEEDBACK,
+	SS_DEL_MSGS,
 	SS_NUM
 };
 
 _Static_assert(SS_NUM <= 32, "store_stats.c has 32 statement slots");
 
 static const char *const ss_sql[SS_NUM] = {
-	[SS_MSG_NOTE] = "UPDATE messages SET netiquette = ?3, closest = ?4"
-		" WHERE conv = " STORE_CONV_NUM
-		" AND seq = ?2",
+	[SS_MSG_NOTE] = STORE_CHAIN_AFTER "UPDATE messages SET netiquette = ?3,"
+		" closest = ?4 WHERE id IN (SELECT id FROM chain) AND seq = ?2",
 	[SS_MSGS] = "SELECT created, role, intent, service, netiquette,"
 		" handoff_reason FROM messages INDEXED BY messages_created"
 		" WHERE created >= ?1 AND created < ?2",
@@ -70,16 +71,14 @@ static const char *const ss_sql[SS_NUM] = {
 	 * minority), and the web's share is the rest.  CROSS JOIN keeps
 	 * the conversations outside: there are far fewer of them.
 	 */
-	[SS_CHANNELS] = "SELECT c.channel, count(*) FROM conversations c"
-		" CROSS JOIN messages m ON m.conv = c.num"
-		" WHERE c.channel != 'web' AND c.updated >= ?1 AND c.created < ?2"
-		" AND m.role = 'bot' AND m.created >= ?1 AND m.created < ?2"
-		" GROUP BY c.channel",
+	[SS_CHANNELS] = "SELECT channel, count(*) FROM messages"
+		" INDEXED BY messages_created WHERE created >= ?1"
+		" AND created < ?2 AND role = 'bot' AND channel IS NOT NULL"
+		" GROUP BY channel",
 	[SS_CONVS] = "SELECT count(*) FROM conversations"
 		" WHERE created >= ?1 AND created < ?2",
 	[SS_FEEDBACK] = "SELECT m.intent, f.helpful, count(*) FROM feedback f"
-		" JOIN conversations c ON c.id = f.conv"
-		" JOIN messages m ON m.conv = c.num AND m.seq = f.seq"
+		" JOIN messages m ON m.id = f.msg"
 		" WHERE f.created >= ?1 AND f.created < ?2 GROUP BY 1, 2",
 	[SS_SUGG_COUNT] = "SELECT count(*) FROM suggestions"
 		" WHERE created >= ?1 AND created < ?2",
@@ -90,27 +89,29 @@ static const char *const ss_sql[SS_NUM] = {
 	/* the citizen's message just before a fallback answer */
 	[SS_UNANSWERED] = "SELECT q.text, a.closest, a.created"
 		" FROM messages a INDEXED BY messages_created"
-		" JOIN messages q ON q.conv = a.conv AND q.seq = a.seq - 1"
+		" JOIN messages q ON q.id = a.prev"
 		" WHERE a.created >= ?1 AND a.created < ?2 AND a.role = 'bot'"
 		" AND a.intent IS NULL AND a.netiquette IS NULL"
 		" AND a.handoff_reason IS NULL AND q.role = 'citizen'"
-		" ORDER BY a.created",
+		" AND q.seq = a.seq - 1 ORDER BY a.created, a.id",
 	[SS_SUGGESTIONS] = "SELECT text, channel, created FROM suggestions"
 		" WHERE created >= ?1 AND created < ?2 ORDER BY created, id",
-	[SS_FOLD_MSGS] = "SELECT m.created, m.role, m.intent, m.service,"
-		" m.netiquette, m.handoff_reason, c.channel"
-		" FROM conversations c JOIN messages m ON m.conv = c.num"
-		" WHERE c.updated < ?1",
+	/* messages and feedback age on their own (schema 6) */
+	[SS_FOLD_MSGS] = "SELECT created, role, intent, service, netiquette,"
+		" handoff_reason, coalesce(channel, 'web') FROM messages"
+		" INDEXED BY messages_created WHERE created < ?1",
 	[SS_FOLD_CONVS] = "SELECT created FROM conversations WHERE updated < ?1",
 	[SS_FOLD_FEEDBACK] = "SELECT f.created, m.intent, f.helpful"
-		" FROM conversations c JOIN feedback f ON f.conv = c.id"
-		" JOIN messages m ON m.conv = c.num AND m.seq = f.seq"
-		" WHERE c.updated < ?1",
+		" FROM feedback f JOIN messages m ON m.id = f.msg"
+		" WHERE m.created < ?1",
 	[SS_FOLD_SUGG] = "SELECT created FROM suggestions WHERE created < ?1",
 	[SS_FOLD_PUT] = "INSERT INTO stats_daily (day, key, n) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (day, key) DO UPDATE SET n = n + excluded.n",
 	[SS_DEL_CONVS] = "DELETE FROM conversations WHERE updated < ?1",
 	[SS_DEL_SUGG] = "DELETE FROM suggestions WHERE created < ?1",
+	[SS_DEL_FEEDBACK] = "DELETE FROM feedback WHERE coalesce((SELECT"
+		" created FROM messages m WHERE m.id = feedback.msg), 0) < ?1",
+	[SS_DEL_MSGS] = "DELETE FROM messages WHERE created < ?1",
 };
 
 static sqlite3_stmt *ss_stmt(struct store *s, int which, struct bot_err *err)
@@ -153,10 +154,19 @@ int store_msg_note(struct store *s, const char *conv, int64_t seq,
 		   struct bot_err *err)
 {
 	sqlite3_stmt *st = ss_stmt(s, SS_MSG_NOTE, err);
+	int64_t head = 0;
+	int rc;
 
 	if (!st)
 		return BOT_EDB;
-	store_bind_text(st, 1, conv);
+	rc = store_conv_head(s, conv, &head, err);
+	if (rc == BOT_ENOTFOUND)
+		return bot_fail(err, BOT_ENOTFOUND, "cannot note statistics of "
+				"conversation '%s': no message %lld",
+				store_nz(conv), (long long)seq);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, head);
 	sqlite3_bind_int64(st, 2, seq);
 	store_bind_text(st, 3, netiquette);
 	store_bind_text(st, 4, closest);
@@ -523,6 +533,11 @@ static int ss_fold(struct store *s, time_t before, struct stats_counts *c,
 		rc = ss_fold_feedback(s, before, c, err);
 	if (!rc && stats_counts_each(c, ss_put_one, &put))
 		rc = store_dberr(s, err, "cannot store daily statistics", NULL);
+	/* feedback first: its age is its message's */
+	if (!rc)
+		rc = ss_run_before(s, SS_DEL_FEEDBACK, before, err);
+	if (!rc)
+		rc = ss_run_before(s, SS_DEL_MSGS, before, err);
 	if (!rc)
 		rc = ss_run_before(s, SS_DEL_CONVS, before, err);
 	if (!rc && n)

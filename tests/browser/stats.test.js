@@ -57,7 +57,15 @@ function fill() {
 	msg(2, 2, 'bot', 'Das habe ich nicht verstanden.');
 	msg(2, 3, 'citizen', 'Mehr Bänke im Park wären schön');
 	msg(2, 4, 'bot', 'Danke für Ihren Vorschlag.', 'vorschlag');
-	rows.push(`INSERT INTO feedback VALUES ('${conv(1)}', 2, 1, ${now});`);
+	// schema 6: each message points to its conversation's one before,
+	// carries the channel unless it is the web, feedback names its message
+	rows.push('UPDATE messages SET prev = (SELECT p.id FROM messages p WHERE p.conv = messages.conv ' +
+		'AND p.seq = messages.seq - 1), channel = (SELECT nullif(c.channel, \'web\') ' +
+		'FROM conversations c WHERE c.num = messages.conv);');
+	rows.push('UPDATE conversations SET head = (SELECT max(id) FROM messages WHERE conv = conversations.num);');
+	rows.push('UPDATE meta SET value = (SELECT max(id) FROM messages) WHERE key = \'heads\';');
+	rows.push(`INSERT INTO feedback (conv, seq, helpful, created, msg) VALUES ('${conv(1)}', 2, 1, ${now}, ` +
+		'(SELECT id FROM messages WHERE conv = 1 AND seq = 2));');
 	rows.push(`INSERT INTO suggestions (conv, channel, text, created) VALUES ('${conv(2)}', 'messenger', ` +
 		`'Mehr Bänke im Park wären schön', ${now});`);
 	execFileSync('sqlite3', [db], { input: rows.join('\n') });

@@ -140,7 +140,7 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(store_count(f->s, NULL), -1);
 	store_close(&f->s);
 
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(sql_int(f->path, "PRAGMA auto_vacuum"), 2);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
@@ -548,16 +548,17 @@ static void test_purge_erases_text(void **state)
 
 /*
  * A database of schema version 4 (messages keyed by the text id) is
- * migrated to 5 on open: messages, feedback and the delete cascade keep
+ * migrated to 5 and 6 on open: messages, feedback and the purge keep
  * working.  The test turns a fresh database back into the version 4
- * shape of the tables migration 5 rewrites.
+ * shape of the tables migrations 5 and 6 rewrite.
  */
 static const char v4_shape[] =
-	"DROP TRIGGER conversations_delete;"
 	"DROP TABLE messages;"
 	"DROP TABLE feedback;"
+	"DROP TABLE meta;"
 	"DROP INDEX conversations_num;"
 	"ALTER TABLE conversations DROP COLUMN num;"
+	"ALTER TABLE conversations DROP COLUMN head;"
 	"CREATE TABLE messages (conv TEXT NOT NULL, seq INTEGER NOT NULL,"
 	"  role TEXT NOT NULL, client_id TEXT, text TEXT, intent TEXT,"
 	"  service TEXT, office TEXT, confidence REAL, handoff_reason TEXT,"
@@ -601,8 +602,15 @@ static void test_migrate_from_v4(void **state)
 		fail_msg("v4 shape: %s", sqlite3_errmsg(db));
 	sqlite3_close(db);
 	reopen(f);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(store_count(f->s, "messages"), 3);
+	/* the chain: each message points to its conversation's one before */
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM messages m"
+				 " JOIN messages p ON p.id = m.prev"
+				 " AND p.conv = m.conv AND p.seq = m.seq - 1"), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM feedback f"
+				 " JOIN messages m ON m.id = f.msg"
+				 " WHERE m.text = 'zwei'"), 1);
 	assert_int_equal(store_count(f->s, "feedback"), 1);
 
 	/* read, dedup and append as before the migration */
@@ -616,7 +624,7 @@ static void test_migrate_from_v4(void **state)
 	assert_int_equal(reply, 2);
 	assert_int_equal(add(f, a, "citizen", "c3", "drei"), 3);
 
-	/* the cascade: messages and feedback go with their conversation */
+	/* the purge: messages and feedback go with their age */
 	assert_int_equal(store_purge(f->s, 3000, &n, &err), BOT_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(store_count(f->s, "messages"), 0);
@@ -843,6 +851,213 @@ static void test_answers_stored_once(void **state)
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM answers"), 0);
 }
 
+/* ---- conversations as chains of messages (schema 6) ------------------------ */
+
+#define CHAIN_CONVS 40	/* more than the heads saved per commit */
+
+typedef char conv_id[STORE_ID_LEN + 1];
+
+struct chain_check {
+	int64_t next;	/* the seq expected next */
+	int bad;
+};
+
+static int chain_fn(void *arg, const struct store_msg *m)
+{
+	struct chain_check *c = arg;
+	char want[24];
+
+	snprintf(want, sizeof(want), "m%lld", (long long)c->next);
+	if (m->seq != c->next || !m->text || strcmp(m->text, want))
+		c->bad++;
+	c->next++;
+	return 0;
+}
+
+/* The last seq of 'id', whose messages must read back as "m<seq>" in
+ * order from 'first' on. */
+static int64_t chain_read(struct store *s, const char *id, int64_t first)
+{
+	struct bot_err err = { 0 };
+	struct chain_check c = { first, 0 };
+
+	assert_int_equal(store_msgs_after(s, id, 0, chain_fn, &c, &err), BOT_OK);
+	assert_int_equal(c.bad, 0);
+	return c.next - 1;
+}
+
+static int chain_add(struct store *s, const char *id, int64_t seq,
+		     time_t created)
+{
+	struct bot_err err = { 0 };
+	char text[24];
+	struct store_msg m = { .conv = id, .role = "citizen", .text = text,
+			       .created = created };
+
+	snprintf(text, sizeof(text), "m%lld", (long long)seq);
+	return store_msg_add(s, &m, &err) || m.seq != seq;
+}
+
+/* Rounds of one message per conversation, a transaction each: most heads
+ * stay unsaved in memory. */
+static int chain_rounds(struct store *s, conv_id *ids, int n, int64_t from,
+			int64_t to)
+{
+	struct bot_err err = { 0 };
+	int64_t seq;
+	int i;
+
+	for (seq = from; seq <= to; seq++) {
+		if (store_begin(s, &err))
+			return -1;
+		for (i = 0; i < n; i++)
+			if (chain_add(s, ids[i], seq, 2000))
+				return -1;
+		if (store_commit(s, &err))
+			return -1;
+	}
+	return 0;
+}
+
+static int chain_new(struct store *s, conv_id *ids, int n)
+{
+	struct bot_err err = { 0 };
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (store_conv_new(s, "web", 1000, ids[i], &err))
+			return -1;
+	return 0;
+}
+
+static void crash_chains_child(const char *path, int fd)
+{
+	struct bot_err err = { 0 };
+	struct store *s = store_open(path, &err);
+	conv_id ids[CHAIN_CONVS];
+
+	if (!s || chain_new(s, ids, CHAIN_CONVS) ||
+	    chain_rounds(s, ids, CHAIN_CONVS, 1, 5))
+		_exit(1);
+	if (write(fd, ids, sizeof(ids)) != (ssize_t)sizeof(ids))
+		_exit(2);
+	kill(getpid(), SIGKILL);
+	_exit(3);
+}
+
+/* After kill -9 most heads were only in memory: reopening links every
+ * message up again, and new messages continue each chain. */
+static void test_crash_repairs_chains(void **state)
+{
+	struct fixture *f = *state;
+	conv_id ids[CHAIN_CONVS];
+	int fds[2], status, i;
+	pid_t pid;
+
+	store_close(&f->s);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		crash_chains_child(f->path, fds[1]);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], ids, sizeof(ids)), (ssize_t)sizeof(ids));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	/* the child saved few heads: most are behind */
+	assert_true(sql_int(f->path, "SELECT count(*) FROM conversations"
+			    " WHERE head IS NULL OR head NOT IN (SELECT max(id)"
+			    " FROM messages GROUP BY conv)") > CHAIN_CONVS / 2);
+
+	reopen(f);
+	for (i = 0; i < CHAIN_CONVS; i++)
+		assert_int_equal(chain_read(f->s, ids[i], 1), 5);
+	assert_int_equal(chain_rounds(f->s, ids, CHAIN_CONVS, 6, 6), 0);
+	reopen(f);
+	for (i = 0; i < CHAIN_CONVS; i++)
+		assert_int_equal(chain_read(f->s, ids[i], 1), 6);
+	assert_int_equal(store_count(f->s, "messages"), 6 * CHAIN_CONVS);
+}
+
+/* A rollback undoes heads saved in its transaction: nothing is lost from
+ * the chains and the next messages continue them. */
+static void test_rollback_keeps_chains(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_err err = { 0 };
+	conv_id ids[CHAIN_CONVS];
+	int i;
+
+	assert_int_equal(chain_new(f->s, ids, CHAIN_CONVS), 0);
+	assert_int_equal(chain_rounds(f->s, ids, CHAIN_CONVS, 1, 5), 0);
+	assert_int_equal(store_begin(f->s, &err), BOT_OK);
+	for (i = 0; i < CHAIN_CONVS; i++)
+		assert_int_equal(chain_add(f->s, ids[i], 6, 2000), 0);
+	store_rollback(f->s);
+	for (i = 0; i < CHAIN_CONVS; i++)
+		assert_int_equal(chain_read(f->s, ids[i], 1), 5);
+	assert_int_equal(chain_rounds(f->s, ids, CHAIN_CONVS, 6, 7), 0);
+	for (i = 0; i < CHAIN_CONVS; i++)
+		assert_int_equal(chain_read(f->s, ids[i], 1), 7);
+	reopen(f);
+	for (i = 0; i < CHAIN_CONVS; i++)
+		assert_int_equal(chain_read(f->s, ids[i], 1), 7);
+}
+
+/* More conversations than the table in memory holds (it is emptied when
+ * half full): the heads are saved first. */
+#define CHAIN_MANY 16500
+
+static void test_many_conversations(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_err err = { 0 };
+	conv_id *ids = calloc(CHAIN_MANY, sizeof(*ids));
+	int i;
+
+	assert_non_null(ids);
+	assert_int_equal(store_begin(f->s, &err), BOT_OK);
+	assert_int_equal(chain_new(f->s, ids, CHAIN_MANY), 0);
+	assert_int_equal(chain_rounds(f->s, ids, CHAIN_MANY, 1, 2), 0);
+	assert_int_equal(store_commit(f->s, &err), BOT_OK);
+	for (i = 0; i < CHAIN_MANY; i += 997)
+		assert_int_equal(chain_read(f->s, ids[i], 1), 2);
+	assert_int_equal(chain_add(f->s, ids[0], 3, 2000), 0);
+	reopen(f);
+	assert_int_equal(chain_read(f->s, ids[0], 1), 3);
+	assert_int_equal(chain_read(f->s, ids[CHAIN_MANY - 1], 1), 2);
+	free(ids);
+}
+
+/* Messages age on their own: a conversation that goes on keeps its
+ * recent messages, and its chain ends where the old ones were. */
+static void test_purge_by_message_age(void **state)
+{
+	struct fixture *f = *state;
+	struct bot_err err = { 0 };
+	conv_id id;
+	int64_t n = -1;
+
+	assert_int_equal(chain_new(f->s, &id, 1), 0);
+	assert_int_equal(chain_add(f->s, id, 1, 500), 0);
+	assert_int_equal(chain_add(f->s, id, 2, 900), 0);
+	assert_int_equal(chain_add(f->s, id, 3, 5000), 0);
+	assert_int_equal(store_feedback(f->s, id, 2, 1, 950, &err), BOT_ENOTFOUND);
+	assert_int_equal(store_purge(f->s, 1000, &n, &err), BOT_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_count(f->s, "messages"), 1);
+	assert_int_equal(chain_read(f->s, id, 3), 3);
+	assert_int_equal(chain_add(f->s, id, 4, 5001), 0);
+	reopen(f);
+	assert_int_equal(chain_read(f->s, id, 3), 4);
+	assert_int_equal(store_purge(f->s, 6000, &n, &err), BOT_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_count(f->s, "messages"), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -866,6 +1081,10 @@ int main(void)
 		T(test_corrupt_file),
 		T(test_crash_keeps_committed),
 		T(test_suggestion),
+		T(test_crash_repairs_chains),
+		T(test_rollback_keeps_chains),
+		T(test_many_conversations),
+		T(test_purge_by_message_age),
 	};
 #undef T
 
