@@ -15,7 +15,7 @@ WARN    := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 OPT     ?= -O2 -g
 CFLAGS_EXTRA ?=
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lm -pthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lev -lm -pthread
 ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(CFLAGS_EXTRA) -I. $(PKG_CFLAGS) -MMD -MP
 
 BUILD   ?= build
@@ -54,7 +54,7 @@ unit: $(UNIT_BIN)
 
 # ---- packages ---------------------------------------------------------
 DEB_BUILD := build-essential pkg-config libpcre2-dev libyaml-dev libwebsockets-dev \
-	     libsqlite3-dev libjansson-dev libstemmer-dev libutf8proc-dev libssl-dev \
+	     libwebsockets-evlib-ev libev-dev libsqlite3-dev libjansson-dev libstemmer-dev libutf8proc-dev libssl-dev \
 	     openthesaurus-de-text tzdata
 DEB_TEST  := libcmocka-dev python3 sqlite3 chromium
 DEB_FUZZ  := clang libclang-rt-14-dev

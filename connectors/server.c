@@ -3,11 +3,17 @@
  * headers, /healthz and /metrics, the logger (with the lws bridge), the
  * knowledge-base reload (inotify + SIGHUP) and the retention purge.
  * One service thread; timers are lws_sul, so nothing needs a lock.
+ *
+ * The loop is libev's with the epoll backend, not lws' own poll(): with
+ * 5,000 connections every poll() call walks all of them (measured: 72 %
+ * of the server's time at 5,000 messages/s went into poll, and a loop
+ * pass cost half a millisecond before it did any work).
  */
 #include "engine/bot.h"
 #include "server.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -395,6 +401,8 @@ struct server_priv {
 	char *iface;
 	int inotify_fd;
 	lws_sorted_usec_list_t sul_tick, sul_purge;
+	struct ev_loop *loop;
+	ev_prepare pass_end;	/* before the loop waits again */
 };
 
 /*
@@ -723,6 +731,34 @@ static void server_info(struct server *s, struct server_priv *pv, int port,
 	pv->retry.secs_since_valid_hangup = (uint16_t)(s->conf->ping_seconds + 10);
 	info->retry_and_idle_policy = &pv->retry;
 	info->timeout_secs = 10;
+	info->options |= LWS_SERVER_OPTION_LIBEV;
+	info->foreign_loops = (void **)&pv->loop;
+}
+
+/* The end of a loop pass: commit the group and let the replies go. */
+static void server_pass_end(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *s = w->data;
+
+	(void)revents;
+	if (main_stop_requested) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	web_flush(s);
+}
+
+static int server_loop_new(struct server *s, struct server_priv *pv,
+			   struct bot_err *err)
+{
+	pv->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+	if (!pv->loop)
+		return bot_fail(err, BOT_EIO, "cannot create the event loop "
+				"(libev, epoll): %s", strerror(errno));
+	ev_prepare_init(&pv->pass_end, server_pass_end);
+	pv->pass_end.data = s;
+	ev_prepare_start(pv->loop, &pv->pass_end);
+	return BOT_OK;
 }
 
 int server_start(struct server *s, struct bot_err *err)
@@ -752,6 +788,9 @@ int server_start(struct server *s, struct bot_err *err)
 	server_mounts(s, pv);
 	server_protocols(pv);
 	lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER, log_lws_bridge);
+	rc = server_loop_new(s, pv, err);
+	if (rc)
+		return rc;
 	server_info(s, pv, port, &info);
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx)
@@ -769,11 +808,9 @@ int server_start(struct server *s, struct bot_err *err)
 
 int server_run(struct server *s)
 {
-	while (!main_stop_requested) {
-		if (lws_service(s->ctx, 0) < 0)
-			return 1;
-		web_flush(s);
-	}
+	struct server_priv *pv = s->priv;
+
+	ev_run(pv->loop, 0);
 	log_msg(LOG_NOTICE, "stopping");
 	return 0;
 }
@@ -799,6 +836,10 @@ void server_release(struct server *s)
 	s->n_origins = 0;
 	BOT_FREE(&s->web_dir);
 	if (pv) {
+		if (pv->loop) {
+			ev_prepare_stop(pv->loop, &pv->pass_end);
+			ev_loop_destroy(pv->loop);
+		}
 		if (pv->inotify_fd >= 0)
 			close(pv->inotify_fd);
 		bot_free(pv->csp);

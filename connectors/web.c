@@ -161,10 +161,33 @@ static void web_queue(struct web_vhd *vhd, struct web_pss *pss,
 	}
 }
 
-/* Commit the open transaction, then let the waiting replies go. */
-static void web_commit(struct web_vhd *vhd)
+/*
+ * Write a committed reply at once instead of asking the loop for POLLOUT:
+ * the socket is nearly always writable, and the round trip cost two
+ * epoll_ctl() calls and one more loop pass per reply.  lws handles the
+ * event as one from the loop (the WRITEABLE callback, one frame); what a
+ * full socket does not take stays buffered in lws, which then asks for
+ * POLLOUT itself.  Only outside lws callbacks (the end of a loop pass).
+ */
+static void web_write_now(struct web_vhd *vhd, struct lws *wsi)
 {
-	struct web_pss *p, *next;
+	struct lws_pollfd pfd = {
+		.fd = lws_get_socket_fd(wsi),
+		.events = LWS_POLLIN | LWS_POLLOUT,
+		.revents = LWS_POLLOUT,
+	};
+
+	if (pfd.fd < 0)
+		lws_callback_on_writable(wsi);
+	else
+		(void)lws_service_fd(vhd->ctx, &pfd);	/* may close 'wsi' */
+}
+
+/* Commit the open transaction, then let the waiting replies go: at once
+ * when 'now' (see web_write_now), else on the next POLLOUT. */
+static void web_commit(struct web_vhd *vhd, int now)
+{
+	struct web_pss *p, *next, *list = vhd->waiting;
 	struct bot_err err = { 0 };
 	int failed = 0;
 
@@ -175,7 +198,10 @@ static void web_commit(struct web_vhd *vhd)
 	}
 	vhd->committed++;
 	vhd->last_commit = lws_now_usecs();
-	for (p = vhd->waiting; p; p = next) {
+	/* detached first: a write may close a connection, whose CLOSED
+	 * callback walks vhd->waiting */
+	vhd->waiting = NULL;
+	for (p = list; p; p = next) {
 		next = p->wait_next;
 		p->wait_next = NULL;
 		p->waiting = 0;
@@ -183,10 +209,11 @@ static void web_commit(struct web_vhd *vhd)
 		if (failed)
 			lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK,
 					LWS_TO_KILL_ASYNC);
+		else if (now)
+			web_write_now(vhd, p->wsi);
 		else
 			lws_callback_on_writable(p->wsi);
 	}
-	vhd->waiting = NULL;
 }
 
 static void web_commit_cb(lws_sorted_usec_list_t *sul)
@@ -194,7 +221,7 @@ static void web_commit_cb(lws_sorted_usec_list_t *sul)
 	struct web_vhd *vhd = lws_container_of(sul, struct web_vhd, sul_commit);
 
 	vhd->commit_scheduled = 0;
-	web_commit(vhd);
+	web_commit(vhd, 0);
 }
 
 /* Queue a frame built by the caller; on failure the frame is dropped. */
@@ -328,6 +355,7 @@ void web_commit_soon(struct server *s)
 void web_flush(struct server *s)
 {
 	struct web_vhd *vhd = s->web;
+	lws_usec_t since;
 
 	if (!vhd || (!vhd->waiting && !store_in_transaction(s->store)))
 		return;
@@ -336,11 +364,13 @@ void web_flush(struct server *s)
 	 * writes the pages it touched again, so fewer, larger groups write
 	 * fewer bytes (and the kernel throttles writers that write much).
 	 */
-	if (lws_now_usecs() - vhd->last_commit < WEB_COMMIT_GAP_US) {
+	since = lws_now_usecs() - vhd->last_commit;
+	if (since < WEB_COMMIT_GAP_US) {
+		/* at the end of the gap, not a whole gap from now */
 		if (!vhd->commit_scheduled) {
 			vhd->commit_scheduled = 1;
 			lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit,
-					 web_commit_cb, WEB_COMMIT_GAP_US);
+					 web_commit_cb, WEB_COMMIT_GAP_US - since);
 		}
 		return;
 	}
@@ -349,7 +379,7 @@ void web_flush(struct server *s)
 				 LWS_SET_TIMER_USEC_CANCEL);
 		vhd->commit_scheduled = 0;
 	}
-	web_commit(vhd);
+	web_commit(vhd, 1);
 }
 
 /* ---- conversations ---------------------------------------------------- */
@@ -848,7 +878,7 @@ static void web_vhd_destroy(struct web_vhd *vhd)
 	agent_hub_stop(vhd->srv);
 	lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, NULL,
 			 LWS_SET_TIMER_USEC_CANCEL);
-	web_commit(vhd);
+	web_commit(vhd, 0);
 	while ((f = vhd->free)) {
 		vhd->free = f->next;
 		strbuf_release(&f->buf);
