@@ -350,7 +350,6 @@ static int agent_handoff_frame(struct agent_hub *h, const char *conv,
 		return -1;
 	web_conv_send(h->srv, conv, sb->buf, sb->len);
 	messenger_conv_note(h->srv, conv, note);
-	web_commit_soon(h->srv);
 	return 0;
 }
 
@@ -405,7 +404,6 @@ static int agent_words(struct agent_hub *h, const char *conv,
 	if (store_msg_add(st, &m, err))
 		return -1;
 	web_conv_send(h->srv, conv, h->live.buf, h->live.len);
-	web_commit_soon(h->srv);
 	return 0;
 }
 
@@ -521,7 +519,6 @@ int agent_citizen_message(struct server *s, const char *conv,
 	if (json_citizen_add(&h->tmp, m.seq, client_id, h->red.buf))
 		return -1;
 	web_conv_send(s, conv, h->tmp.buf, h->tmp.len);
-	web_commit_soon(s);
 	if (m.duplicate)
 		return 0;
 	c->citizen_wrote = 1;
@@ -900,7 +897,6 @@ static void agent_note(struct agent_hub *h, struct agent_conn *a,
 		agent_error(h, a, "internal", c->conv);
 		return;
 	}
-	web_commit_soon(h->srv);
 	strbuf_reset(sb);
 	if (strbuf_adds(sb, "{\"type\":\"note\",\"conversation\":") ||
 	    json_opt_add(sb, c->conv) || strbuf_adds(sb, ",\"name\":") ||

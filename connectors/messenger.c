@@ -1437,7 +1437,6 @@ int messenger_agent_text(struct server *s, const char *conv, const char *text,
 	if (rc)
 		log_msg(LOG_ERR, "conversation '%s': cannot queue for messenger: "
 			"%s", conv, err.msg);
-	web_commit_soon(s);
 	msgr_out_kick(vhd, 2 * LWS_US_PER_MS);
 	return rc;
 }

@@ -25,7 +25,6 @@
 #define WEB_QUEUE_MAX 256	/* frames queued per connection; more: close */
 #define WEB_FREE_MAX 4096	/* recycled frames kept */
 #define WEB_FRAME_KEEP 16384	/* bigger frame buffers are not kept */
-#define WEB_COMMIT_US 1000	/* group commit delay */
 #ifndef WEB_COMMIT_GAP_US
 #define WEB_COMMIT_GAP_US 4000	/* shortest time between two commits */
 #endif
@@ -64,8 +63,6 @@ struct web_vhd {
 	struct web_pss *waiting;
 	struct web_pss *all;
 	uint64_t committed;	/* commits done; open transaction: committed + 1 */
-	int commit_scheduled;
-	lws_sorted_usec_list_t sul_commit;
 	struct web_frame *free;
 	unsigned n_free;
 	struct reply reply;	/* reused for every answer */
@@ -127,8 +124,6 @@ static void web_frame_put(struct web_vhd *vhd, struct web_frame *f)
 	vhd->n_free++;
 }
 
-static void web_commit_cb(lws_sorted_usec_list_t *sul);
-
 /*
  * Append 'f' to the connection's queue.  While a transaction is open the
  * frame waits for its commit; otherwise it can go out at once.
@@ -153,11 +148,6 @@ static void web_queue(struct web_vhd *vhd, struct web_pss *pss,
 		pss->waiting = 1;
 		pss->wait_next = vhd->waiting;
 		vhd->waiting = pss;
-	}
-	if (!vhd->commit_scheduled) {
-		vhd->commit_scheduled = 1;
-		lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, web_commit_cb,
-				 WEB_COMMIT_US);
 	}
 }
 
@@ -214,14 +204,6 @@ static void web_commit(struct web_vhd *vhd, int now)
 		else
 			lws_callback_on_writable(p->wsi);
 	}
-}
-
-static void web_commit_cb(lws_sorted_usec_list_t *sul)
-{
-	struct web_vhd *vhd = lws_container_of(sul, struct web_vhd, sul_commit);
-
-	vhd->commit_scheduled = 0;
-	web_commit(vhd, 0);
 }
 
 /* Queue a frame built by the caller; on failure the frame is dropped. */
@@ -341,45 +323,23 @@ int web_conv_online(struct server *s, const char *conv)
 	return n;
 }
 
-void web_commit_soon(struct server *s)
-{
-	struct web_vhd *vhd = s->web;
-
-	if (!store_in_transaction(s->store) || vhd->commit_scheduled)
-		return;
-	vhd->commit_scheduled = 1;
-	lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, web_commit_cb,
-			 WEB_COMMIT_US);
-}
-
-void web_flush(struct server *s)
+int64_t web_flush(struct server *s)
 {
 	struct web_vhd *vhd = s->web;
 	lws_usec_t since;
 
 	if (!vhd || (!vhd->waiting && !store_in_transaction(s->store)))
-		return;
+		return -1;
 	/*
 	 * Under load commit at most every WEB_COMMIT_GAP_US: each commit
 	 * writes the pages it touched again, so fewer, larger groups write
 	 * fewer bytes (and the kernel throttles writers that write much).
 	 */
 	since = lws_now_usecs() - vhd->last_commit;
-	if (since < WEB_COMMIT_GAP_US) {
-		/* at the end of the gap, not a whole gap from now */
-		if (!vhd->commit_scheduled) {
-			vhd->commit_scheduled = 1;
-			lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit,
-					 web_commit_cb, WEB_COMMIT_GAP_US - since);
-		}
-		return;
-	}
-	if (vhd->commit_scheduled) {
-		lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, web_commit_cb,
-				 LWS_SET_TIMER_USEC_CANCEL);
-		vhd->commit_scheduled = 0;
-	}
+	if (since < WEB_COMMIT_GAP_US)
+		return WEB_COMMIT_GAP_US - since;
 	web_commit(vhd, 1);
+	return -1;
 }
 
 /* ---- conversations ---------------------------------------------------- */
@@ -876,8 +836,6 @@ static void web_vhd_destroy(struct web_vhd *vhd)
 	if (!vhd)
 		return;
 	agent_hub_stop(vhd->srv);
-	lws_sul_schedule(vhd->ctx, 0, &vhd->sul_commit, NULL,
-			 LWS_SET_TIMER_USEC_CANCEL);
 	web_commit(vhd, 0);
 	while ((f = vhd->free)) {
 		vhd->free = f->next;

@@ -4,11 +4,13 @@
  *
  * Every write a reply depends on is committed to SQLite before the reply
  * is sent: the writes of one loop pass share one transaction (group
- * commit), committed by a 1 ms timer, and only then are the replies of
- * that pass released to their connections.
+ * commit), committed at the end of the pass (web_flush), and only then
+ * are the replies of that pass released to their connections.
  */
 #ifndef WEB_H
 #define WEB_H
+
+#include <stdint.h>
 
 struct lws_protocols;
 
@@ -44,18 +46,19 @@ int web_conv_send(struct server *s, const char *conv, const char *json,
 		  size_t len);
 /* Citizen connections open on conversation 'conv'. */
 int web_conv_online(struct server *s, const char *conv);
-/* Commit the open transaction soon (1 ms), even if no frame waits. */
-void web_commit_soon(struct server *s);
 
 /* Fill 'p' with the protocol table entry (name, callback, pss size). */
 void web_protocol(struct lws_protocols *p);
 
 /*
  * Group commit at the end of a pass of the event loop: commit what the
- * pass stored, then release the replies that waited for it.  Under load a
- * pass serves many connections, so one commit covers many messages; when
- * it is quiet a reply waits for nothing.
+ * pass stored (replies, agents' and Messenger's writes alike), then
+ * release the replies that waited for it.  Under load a pass serves many
+ * connections, so one commit covers many messages; when it is quiet a
+ * reply waits for nothing.  Returns the microseconds after which it must
+ * run again (a commit waits for the end of the shortest gap between two),
+ * -1 when nothing is pending: the loop must wake up by then.
  */
-void web_flush(struct server *s);
+int64_t web_flush(struct server *s);
 
 #endif /* WEB_H */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <openssl/crypto.h>
@@ -661,6 +662,9 @@ void store_close(struct store **sp)
  */
 struct store_ckpt {
 	pthread_t thread;
+	/* held during the thread's checkpoint: a TRUNCATE checkpoint (the
+	 * purge) fails at once while another one runs */
+	pthread_mutex_t lock;
 	sqlite3 *db;
 	atomic_int stop;
 	atomic_int log;		/* frames in the WAL at its last checkpoint */
@@ -678,14 +682,29 @@ static void *store_ckpt_run(void *arg)
 
 	while (!atomic_load(&c->stop)) {
 		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&c->lock);
 		if (sqlite3_wal_checkpoint_v2(c->db, NULL,
 					      SQLITE_CHECKPOINT_PASSIVE,
 					      &log, &done) != SQLITE_OK)
 			log = done = 0;
+		pthread_mutex_unlock(&c->lock);
 		atomic_store(&c->log, log);
 		atomic_store(&c->done, done);
 	}
 	return NULL;
+}
+
+/* The thread takes no signals: they are the event loop's to see. */
+static int store_ckpt_spawn(struct store_ckpt *c)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&c->thread, NULL, store_ckpt_run, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int store_checkpointer_start(struct store *s, struct bot_err *err)
@@ -713,7 +732,9 @@ int store_checkpointer_start(struct store *s, struct bot_err *err)
 	atomic_init(&c->stop, 0);
 	atomic_init(&c->log, 0);
 	atomic_init(&c->done, 0);
-	if (pthread_create(&c->thread, NULL, store_ckpt_run, c)) {
+	pthread_mutex_init(&c->lock, NULL);
+	if (store_ckpt_spawn(c)) {
+		pthread_mutex_destroy(&c->lock);
 		sqlite3_close(c->db);
 		bot_free(c);
 		return bot_fail(err, BOT_EIO, "cannot start checkpoint thread");
@@ -792,6 +813,7 @@ static void store_checkpointer_stop(struct store *s)
 		return;
 	atomic_store(&c->stop, 1);
 	pthread_join(c->thread, NULL);
+	pthread_mutex_destroy(&c->lock);
 	sqlite3_close(c->db);
 	bot_free(c);
 	s->ckpt = NULL;
@@ -1971,7 +1993,11 @@ static int store_checkpoint(struct store *s, struct bot_err *err)
 	sqlite3_stmt *st = s->st[ST_CHECKPOINT];
 	int rc, busy = 0;
 
+	if (s->ckpt)
+		pthread_mutex_lock(&s->ckpt->lock);
 	rc = sqlite3_step(st);
+	if (s->ckpt)
+		pthread_mutex_unlock(&s->ckpt->lock);
 	if (rc == SQLITE_ROW)
 		busy = sqlite3_column_int(st, 0);
 	if (rc != SQLITE_ROW) {
