@@ -361,8 +361,8 @@ static const char *const store_sql[ST_NUM] = {
 		" created = excluded.created",
 	[ST_SUGGESTION] = "INSERT INTO suggestions (conv, channel, text,"
 		" created) VALUES (?1, ?2, ?3, ?4)",
-	[ST_PURGE_CONV] = "DELETE FROM conversations WHERE updated < ?1",
-	[ST_PURGE_SUGG] = "DELETE FROM suggestions WHERE created < ?1",
+	[ST_PURGE_CONV] = STORE_SQL_DEL_CONVS,
+	[ST_PURGE_SUGG] = STORE_SQL_DEL_SUGG,
 	[ST_VACUUM] = "PRAGMA incremental_vacuum",
 	[ST_CHECKPOINT] = "PRAGMA wal_checkpoint(TRUNCATE)",
 	[ST_COUNT_CONV] = "SELECT count(*) FROM conversations",
@@ -401,10 +401,8 @@ static const char *const store_sql[ST_NUM] = {
 	/* an answer may quote the citizen: gone with the last message */
 	[ST_PURGE_ANSWERS] = "DELETE FROM answers WHERE id NOT IN"
 		" (SELECT answer FROM messages WHERE answer IS NOT NULL)",
-	/* messages and their feedback age on their own: see schema 6 */
-	[ST_PURGE_FEEDBACK] = "DELETE FROM feedback WHERE coalesce((SELECT"
-		" created FROM messages m WHERE m.id = feedback.msg), 0) < ?1",
-	[ST_PURGE_MSGS] = "DELETE FROM messages WHERE created < ?1",
+	[ST_PURGE_FEEDBACK] = STORE_SQL_DEL_FEEDBACK,
+	[ST_PURGE_MSGS] = STORE_SQL_DEL_MSGS,
 	[ST_HEAD_SAVE] = "UPDATE conversations SET head = ?2 WHERE num = ?1",
 	[ST_HEADS_GET] = "SELECT value FROM meta WHERE key = 'heads'",
 	[ST_HEADS_SET] = "UPDATE meta SET value = ?1 WHERE key = 'heads'",

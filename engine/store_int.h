@@ -54,6 +54,18 @@ struct store {
 	" SELECT m.prev, chain.n + 1 FROM messages m JOIN chain" \
 	" ON m.id = chain.id WHERE m.state IS NULL AND chain.n < 256) "
 
+/*
+ * SQL: the retention, for store_purge() and the statistics' fold alike
+ * (?1 = the cutoff).  Every record ages on its own: a message (and the
+ * feedback on it, deleted first) by when it was written, a conversation
+ * by its last message, a suggestion by when it was made.
+ */
+#define STORE_SQL_DEL_FEEDBACK "DELETE FROM feedback WHERE coalesce((SELECT" \
+	" created FROM messages m WHERE m.id = feedback.msg), 0) < ?1"
+#define STORE_SQL_DEL_MSGS "DELETE FROM messages WHERE created < ?1"
+#define STORE_SQL_DEL_CONVS "DELETE FROM conversations WHERE updated < ?1"
+#define STORE_SQL_DEL_SUGG "DELETE FROM suggestions WHERE created < ?1"
+
 /* The id of the newest message of 'conv' in '*head' (0: none yet);
  * BOT_ENOTFOUND when there is no such conversation. */
 int store_conv_head(struct store *s, const char *conv, int64_t *head,

@@ -107,11 +107,10 @@ static const char *const ss_sql[SS_NUM] = {
 	[SS_FOLD_SUGG] = "SELECT created FROM suggestions WHERE created < ?1",
 	[SS_FOLD_PUT] = "INSERT INTO stats_daily (day, key, n) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (day, key) DO UPDATE SET n = n + excluded.n",
-	[SS_DEL_CONVS] = "DELETE FROM conversations WHERE updated < ?1",
-	[SS_DEL_SUGG] = "DELETE FROM suggestions WHERE created < ?1",
-	[SS_DEL_FEEDBACK] = "DELETE FROM feedback WHERE coalesce((SELECT"
-		" created FROM messages m WHERE m.id = feedback.msg), 0) < ?1",
-	[SS_DEL_MSGS] = "DELETE FROM messages WHERE created < ?1",
+	[SS_DEL_CONVS] = STORE_SQL_DEL_CONVS,
+	[SS_DEL_SUGG] = STORE_SQL_DEL_SUGG,
+	[SS_DEL_FEEDBACK] = STORE_SQL_DEL_FEEDBACK,
+	[SS_DEL_MSGS] = STORE_SQL_DEL_MSGS,
 };
 
 static sqlite3_stmt *ss_stmt(struct store *s, int which, struct bot_err *err)
